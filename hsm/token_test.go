@@ -1,0 +1,331 @@
+package hsm_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/miekg/pkcs11"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/psre/appliance/hsm"
+	"github.com/psre/appliance/hsm/hsmtest"
+	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
+)
+
+func TestGenerateKeyPairsAreProtectedAndSign(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	ctx := context.Background()
+	tests := []struct {
+		alg  hsm.Algorithm
+		hash crypto.Hash
+	}{
+		{hsm.ECDSAP256, crypto.SHA256},
+		{hsm.ECDSAP384, crypto.SHA384},
+		{hsm.RSA3072, crypto.SHA256},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.alg), func(t *testing.T) {
+			label := "key-" + string(tc.alg)
+			s, uri, err := tok.GenerateKeyPair(ctx, label, tc.alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(uri.ID) != 16 || uri.Object != label || uri.Token != "ca" {
+				t.Fatalf("unexpected URI %s", uri)
+			}
+			attrs, err := tok.Attributes(ctx, uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !attrs.Protected() {
+				t.Fatalf("key attributes %+v: want token, private, sensitive, always sensitive, not extractable, never extractable", attrs)
+			}
+			// Found again by URI string, the key signs and Go verifies.
+			parsed, err := hsm.ParseURI(uri.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := tok.Signer(ctx, parsed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := tc.hash.New()
+			h.Write([]byte("hello"))
+			digest := h.Sum(nil)
+			sig, err := again.Sign(nil, digest, tc.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch pub := s.Public().(type) {
+			case *ecdsa.PublicKey:
+				if !ecdsa.VerifyASN1(pub, digest, sig) {
+					t.Fatal("ECDSA signature does not verify")
+				}
+			case *rsa.PublicKey:
+				if err := rsa.VerifyPKCS1v15(pub, tc.hash, digest, sig); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatalf("public key %T", pub)
+			}
+		})
+	}
+}
+
+func TestDuplicateLabelRefusedAndNothingCreated(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	ctx := context.Background()
+	first, uri, err := tok.GenerateKeyPair(ctx, "issuing-ca", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []hsm.Algorithm{hsm.ECDSAP256, hsm.RSA3072} {
+		if _, _, err := tok.GenerateKeyPair(ctx, "issuing-ca", alg); !errors.Is(err, hsm.ErrLabelExists) {
+			t.Fatalf("%s with an existing label: got %v, want ErrLabelExists", alg, err)
+		}
+	}
+	if _, err := tok.GenerateSecretKey(ctx, "issuing-ca"); !errors.Is(err, hsm.ErrLabelExists) {
+		t.Fatalf("secret key with an existing key-pair label: got %v", err)
+	}
+	// Exactly one key still answers to the label, and it is the first.
+	s, err := tok.Signer(ctx, hsm.URI{Token: "ca", Object: "issuing-ca"})
+	if err != nil {
+		t.Fatalf("label lookup after refused duplicates: %v", err)
+	}
+	if !s.Public().(*ecdsa.PublicKey).Equal(first.Public()) || s.URI().Object != uri.Object {
+		t.Fatal("the key under the label changed")
+	}
+}
+
+func TestOpenErrorsSayWhatToDo(t *testing.T) {
+	env := hsmtest.New(t)
+	env.InitToken(t, "ca")
+	ctx := context.Background()
+	t.Run("missing module", func(t *testing.T) {
+		_, err := hsm.OpenModule("/nonexistent/libpkcs11.so", hsm.ModuleOptions{})
+		if !errors.Is(err, hsm.ErrModuleNotLoadable) || !strings.Contains(err.Error(), "/nonexistent/libpkcs11.so") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("not a PKCS#11 module", func(t *testing.T) {
+		_, err := hsm.OpenModule("/etc/hostname", hsm.ModuleOptions{})
+		if !errors.Is(err, hsm.ErrModuleNotLoadable) || !strings.Contains(err.Error(), "/etc/hostname") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unknown token lists the present ones", func(t *testing.T) {
+		_, err := env.Module.OpenToken(ctx, hsm.URI{Token: "nope"}, "1234", hsm.TokenOptions{})
+		var tnf *hsm.TokenNotFoundError
+		if !errors.As(err, &tnf) || !errors.Is(err, hsm.ErrTokenNotFound) {
+			t.Fatalf("got %v", err)
+		}
+		if !strings.Contains(err.Error(), `label="ca"`) {
+			t.Fatalf("error does not list token ca: %v", err)
+		}
+	})
+	t.Run("missing PIN", func(t *testing.T) {
+		_, err := env.Module.OpenToken(ctx, hsm.URI{Token: "ca"}, "", hsm.TokenOptions{})
+		if !errors.Is(err, hsm.ErrPINMissing) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("wrong PIN", func(t *testing.T) {
+		_, err := env.Module.OpenToken(ctx, hsm.URI{Token: "ca"}, "wrong-pin", hsm.TokenOptions{})
+		if !errors.Is(err, hsm.ErrPINIncorrect) {
+			t.Fatalf("got %v", err)
+		}
+		if hsm.Classify(err) != hsm.ClassPIN {
+			t.Fatalf("class %q", hsm.Classify(err))
+		}
+	})
+}
+
+func TestUnknownKeyAndWrongType(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	ctx := context.Background()
+	if _, err := tok.Signer(ctx, hsm.URI{Token: "ca", Object: "absent"}); !errors.Is(err, hsm.ErrKeyNotFound) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := tok.Signer(ctx, hsm.URI{Token: "other", Object: "absent"}); err == nil || !strings.Contains(err.Error(), "not on token") {
+		t.Fatalf("got %v", err)
+	}
+	kek, err := tok.GenerateSecretKey(ctx, "kek")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Signer(ctx, hsm.URI{Token: "ca", Object: "kek"}); !errors.Is(err, hsm.ErrKeyNotFound) {
+		t.Fatalf("a secret key as signer: got %v", err)
+	}
+	if _, err := tok.Signer(ctx, kek); err == nil {
+		t.Fatal("type=secret-key accepted as a signer")
+	}
+}
+
+func TestKEKSealOpen(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	ctx := context.Background()
+	uri, err := tok.GenerateSecretKey(ctx, "kek")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := tok.Attributes(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !attrs.Protected() {
+		t.Fatalf("KEK attributes %+v", attrs)
+	}
+	kek, err := tok.KEK(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := kek.Seal([]byte("NIK 3171234567890123"), []byte("applicant/42"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sealed), "3171234567890123") {
+		t.Fatal("plaintext visible in sealed value")
+	}
+	got, err := kek.Open(sealed, []byte("applicant/42"))
+	if err != nil || string(got) != "NIK 3171234567890123" {
+		t.Fatalf("open: %q, %v", got, err)
+	}
+	tampered := append([]byte(nil), sealed...)
+	tampered[len(tampered)-1] ^= 1
+	cases := map[string]struct {
+		data, aad []byte
+	}{
+		"tampered":  {tampered, []byte("applicant/42")},
+		"other aad": {sealed, []byte("applicant/43")},
+		"truncated": {sealed[:10], []byte("applicant/42")},
+	}
+	for name, c := range cases {
+		if _, err := kek.Open(c.data, c.aad); !errors.Is(err, hsm.ErrDecrypt) {
+			t.Errorf("%s: got %v, want ErrDecrypt", name, err)
+		}
+	}
+}
+
+func TestRandomReader(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	a, b := make([]byte, 32), make([]byte, 32)
+	if _, err := io.ReadFull(tok.Random(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(tok.Random(), b); err != nil {
+		t.Fatal(err)
+	}
+	if string(a) == string(b) || string(a) == string(make([]byte, 32)) {
+		t.Fatal("token RNG returned repeated or zero output")
+	}
+}
+
+// TestSessionRecovery invalidates the sessions under the running Token
+// through a second handle on the same library, as a device reset or a
+// re-initialisation would, and checks that the next operations succeed.
+func TestSessionRecovery(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, p *pkcs11.Ctx, slot uint)
+	}{
+		{"close all sessions", func(t *testing.T, p *pkcs11.Ctx, slot uint) {
+			if err := p.CloseAllSessions(slot); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"finalise and re-initialise the library", func(t *testing.T, p *pkcs11.Ctx, slot uint) {
+			if err := p.Finalize(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := hsmtest.New(t)
+			reg := prometheus.NewRegistry()
+			metrics, err := hsm.NewMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			modPath, _ := softhsmtestdata.ModulePath()
+			mod, err := hsm.OpenModule(modPath, hsm.ModuleOptions{Metrics: metrics})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mod.Close()
+			pinFile := env.InitToken(t, "ca")
+			pin, _ := hsm.ReadPIN(hsm.PINSource("file:"+pinFile), "ca", nil)
+			tok, err := mod.OpenToken(context.Background(), hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tok.Close()
+			s, _, err := tok.GenerateKeyPair(context.Background(), "k", hsm.ECDSAP256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256([]byte("x"))
+			if _, err := s.Sign(nil, digest[:], crypto.SHA256); err != nil {
+				t.Fatal(err)
+			}
+
+			raw := pkcs11.New(modPath)
+			defer raw.Destroy()
+			_ = raw.Initialize() // already initialised by the Token: CKR_CRYPTOKI_ALREADY_INITIALIZED
+			tokens, err := mod.Tokens(context.Background())
+			if err != nil || len(tokens) != 1 {
+				t.Fatalf("tokens %v, %v", tokens, err)
+			}
+			tc.break_(t, raw, tokens[0].Slot)
+
+			for i := 0; i < 3; i++ {
+				sig, err := s.Sign(nil, digest[:], crypto.SHA256)
+				if err != nil {
+					t.Fatalf("signature %d after the sessions were invalidated: %v", i, err)
+				}
+				if !ecdsa.VerifyASN1(s.Public().(*ecdsa.PublicKey), digest[:], sig) {
+					t.Fatal("signature after recovery does not verify")
+				}
+			}
+			if got := counterValue(t, reg, "appliance_hsm_reconnects_total"); got < 1 {
+				t.Fatalf("appliance_hsm_reconnects_total = %v, want >= 1", got)
+			}
+			if got := counterValue(t, reg, "appliance_hsm_errors_total"); got < 1 {
+				t.Fatalf("appliance_hsm_errors_total = %v, want >= 1", got)
+			}
+		})
+	}
+}
+
+// counterValue sums every series of the counter family name.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
