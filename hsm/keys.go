@@ -303,3 +303,22 @@ func findSecret(cn conn, u URI) (*crypto11.SecretKey, error) {
 	}
 	return nil, fmt.Errorf("%s: %w", u, ErrKeyAmbiguous)
 }
+
+// AlgorithmOf names the algorithm of a public key, or "" if it is not one
+// this product generates.
+func AlgorithmOf(pub crypto.PublicKey) Algorithm {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return ECDSAP256
+		case elliptic.P384():
+			return ECDSAP384
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() == 3072 {
+			return RSA3072
+		}
+	}
+	return ""
+}

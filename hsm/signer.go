@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
+	"github.com/miekg/pkcs11"
 )
 
 // Signer is a crypto.Signer whose private key stays on the token. It
@@ -37,6 +38,18 @@ func (t *Token) Signer(ctx context.Context, u URI) (*Signer, error) {
 		k, err := findPair(cn, u)
 		if err != nil {
 			return err
+		}
+		// Complete the URI with the key's CKA_ID and label, so that
+		// transcripts and reconnects name exactly this key.
+		set, err := cn.c.GetAttributes(k, []crypto11.AttributeType{pkcs11.CKA_ID, pkcs11.CKA_LABEL})
+		if err != nil {
+			return err
+		}
+		if a := set[pkcs11.CKA_ID]; a != nil && len(a.Value) > 0 {
+			s.uri.ID = append([]byte(nil), a.Value...)
+		}
+		if a := set[pkcs11.CKA_LABEL]; a != nil && len(a.Value) > 0 {
+			s.uri.Object = string(a.Value)
 		}
 		s.key, s.gen, s.pub = k, cn.gen, k.Public()
 		return nil

@@ -1,0 +1,115 @@
+// Package lint checks certificates and CRLs with zlint before and after the
+// HSM signs them. Any error or warning refuses the object; the findings are
+// returned as a typed error naming each lint.
+//
+// A short list of lints is deliberately not applied (see Skipped); each
+// entry says why. Everything else zlint knows runs.
+package lint
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	"github.com/zmap/zlint/v3/lint"
+)
+
+// Skipped are the lints this product does not apply, with the reason.
+var Skipped = map[string]string{
+}
+
+// Finding is one lint that reported a problem.
+type Finding struct {
+	Lint    string
+	Status  lint.LintStatus
+	Details string
+}
+
+// Error lists the findings that refused an object.
+type Error struct {
+	What     string
+	Findings []Finding
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, 0, len(e.Findings))
+	for _, f := range e.Findings {
+		s := fmt.Sprintf("%s (%s)", f.Lint, f.Status)
+		if f.Details != "" {
+			s += ": " + f.Details
+		}
+		parts = append(parts, s)
+	}
+	return fmt.Sprintf("zlint refused the %s: %s", e.What, strings.Join(parts, "; "))
+}
+
+// Linter runs zlint with Skipped removed.
+type Linter struct {
+	registry lint.Registry
+	// caCRLs is the registry for CRLs that cover only CA certificates
+	// (a root's CRL), whose nextUpdate may be 12 months away, not 10 days.
+	caCRLs lint.Registry
+}
+
+// New builds the lint registry.
+func New() (*Linter, error) {
+	names := make([]string, 0, len(Skipped))
+	for n := range Skipped {
+		names = append(names, n)
+	}
+	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names})
+	if err != nil {
+		return nil, fmt.Errorf("build zlint registry: %w", err)
+	}
+	caCRLs, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names})
+	if err != nil {
+		return nil, fmt.Errorf("build zlint registry: %w", err)
+	}
+	cfg, err := lint.NewConfigFromString("[e_crl_next_update_invalid]\nSubscriberCRL = false\n")
+	if err != nil {
+		return nil, fmt.Errorf("configure zlint: %w", err)
+	}
+	caCRLs.SetConfiguration(cfg)
+	return &Linter{registry: reg, caCRLs: caCRLs}, nil
+}
+
+// Certificate lints a DER certificate and returns an *Error for any error,
+// warning or fatal finding.
+func (l *Linter) Certificate(der []byte) error {
+	c, err := zx509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("zlint cannot parse the certificate: %w", err)
+	}
+	return check("certificate", zlint.LintCertificateEx(c, l.registry))
+}
+
+// RevocationList lints a DER CRL like Certificate. coversCAs says the CRL
+// lists only CA certificates (as a root's CRL does).
+func (l *Linter) RevocationList(der []byte, coversCAs bool) error {
+	r, err := zx509.ParseRevocationList(der)
+	if err != nil {
+		return fmt.Errorf("zlint cannot parse the CRL: %w", err)
+	}
+	reg := l.registry
+	if coversCAs {
+		reg = l.caCRLs
+	}
+	return check("CRL", zlint.LintRevocationListEx(r, reg))
+}
+
+func check(what string, rs *zlint.ResultSet) error {
+	var found []Finding
+	for name, r := range rs.Results {
+		switch r.Status {
+		case lint.Warn, lint.Error, lint.Fatal:
+			found = append(found, Finding{Lint: name, Status: r.Status, Details: r.Details})
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Lint < found[j].Lint })
+	return &Error{What: what, Findings: found}
+}

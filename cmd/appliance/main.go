@@ -1,0 +1,63 @@
+// Command appliance is the certificate-authority appliance: one binary for
+// the key ceremonies, the local demo and (later) the served faces.
+//
+//	appliance ceremony CONFIG.yaml          run one key ceremony
+//	appliance demo --state DIR [--init-only] lay out and serve the local demo
+//	appliance version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  appliance ceremony CONFIG.yaml             run one key ceremony (see softhsm-testdata/ceremonies)
+  appliance demo --state DIR [--init-only]   lay out DIR (SoftHSM tokens, CA hierarchy, database) and serve
+  appliance version
+`
+
+// errUsage marks a command-line mistake: exit code 2 and the usage text.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "appliance: %v\n%s", err, usage)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "appliance: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(logger)
+	switch args[0] {
+	case "ceremony":
+		return ceremonyCommand(ctx, args[1:], stdout, logger)
+	case "demo":
+		return demoCommand(ctx, args[1:], stdout, logger)
+	case "version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
