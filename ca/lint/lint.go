@@ -17,8 +17,7 @@ import (
 )
 
 // Skipped are the lints this product does not apply, with the reason.
-var Skipped = map[string]string{
-}
+var Skipped = map[string]string{}
 
 // Finding is one lint that reported a problem.
 type Finding struct {

@@ -68,7 +68,9 @@ type demo struct {
 	module  string
 }
 
-func (d *demo) path(parts ...string) string { return filepath.Join(append([]string{d.dir}, parts...)...) }
+func (d *demo) path(parts ...string) string {
+	return filepath.Join(append([]string{d.dir}, parts...)...)
+}
 
 // init lays out the state directory. Every step is skipped when its result
 // is already there, so a second run reuses everything and never generates
