@@ -95,8 +95,21 @@ func (t *Token) Name() string { return t.sel.Token }
 // Serial is the token's serial number.
 func (t *Token) Serial() string { return t.sel.Serial }
 
-// configure opens a crypto11 context for the token and logs it in.
+// configure opens a crypto11 context for the token and logs it in. If that
+// fails because the token is gone, the error lists the tokens present.
 func (t *Token) configure() (*crypto11.Context, error) {
+	c, err := t.configureLocked()
+	if err != nil && Classify(err) != ClassPIN {
+		if tokens, lerr := t.mod.Tokens(context.Background()); lerr == nil {
+			if _, ferr := findToken(tokens, t.sel); ferr != nil {
+				return nil, ferr
+			}
+		}
+	}
+	return c, err
+}
+
+func (t *Token) configureLocked() (*crypto11.Context, error) {
 	t.mod.mu.Lock()
 	defer t.mod.mu.Unlock()
 	c, err := crypto11.Configure(&crypto11.Config{
@@ -180,13 +193,13 @@ func (t *Token) run(op string, retry bool, f func(conn) error) error {
 	cn, err := t.current()
 	if err == nil {
 		err = f(cn)
-	}
-	if err != nil && needsReconnect(err) {
-		t.mod.log.Warn("HSM operation failed; re-opening sessions", "token", t.name, "operation", op, "error", err)
-		t.mod.metrics.recovering(err)
-		if rerr := t.reconnect(cn.gen); rerr == nil && retry {
-			if cn, err = t.current(); err == nil {
-				err = f(cn)
+		if err != nil && needsReconnect(err) {
+			t.mod.log.Warn("HSM operation failed; re-opening sessions", "token", t.name, "operation", op, "error", err)
+			t.mod.metrics.recovering(err)
+			if rerr := t.reconnect(cn.gen); rerr == nil && retry {
+				if cn, err = t.current(); err == nil {
+					err = f(cn)
+				}
 			}
 		}
 	}

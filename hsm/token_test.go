@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -328,4 +330,60 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestRecoveryWhenTokenReturns takes the token away under the running
+// process (its files moved, the library re-initialised), checks that
+// signing fails with an error while it is gone, and that the first
+// signature after it is back succeeds: the Token never stays broken.
+func TestRecoveryWhenTokenReturns(t *testing.T) {
+	env := hsmtest.New(t)
+	tok := env.Token(t, "ca")
+	ctx := context.Background()
+	s, _, err := tok.GenerateKeyPair(ctx, "k", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	modPath, _ := softhsmtestdata.ModulePath()
+	raw := pkcs11.New(modPath)
+	defer raw.Destroy()
+	_ = raw.Initialize() // already initialised by the Token
+	tokenDirs, err := filepath.Glob(filepath.Join(env.Dir, "tokens", "*"))
+	if err != nil || len(tokenDirs) != 1 {
+		t.Fatalf("token directories %v, %v", tokenDirs, err)
+	}
+	away := filepath.Join(env.Dir, "away")
+	if err := os.Rename(tokenDirs[0], away); err != nil {
+		t.Fatal(err)
+	}
+	// Re-initialise the library under the Token: its sessions die and the
+	// token is no longer there.
+	if err := raw.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := s.Sign(nil, digest[:], crypto.SHA256); err == nil {
+			t.Fatalf("attempt %d: signed while the token was gone", i)
+		}
+	}
+	if err := os.Rename(away, tokenDirs[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The failed reconnects have finalised the library; whoever
+	// initialised it here must not hold it either (as with a device that
+	// comes back), so the Token's next reconnect loads it afresh.
+	if err := raw.Finalize(); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED)) {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(nil, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("first signature after the token came back: %v", err)
+	}
+	if !ecdsa.VerifyASN1(s.Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("signature does not verify")
+	}
 }
