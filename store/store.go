@@ -42,6 +42,11 @@ func Open(path string, timeout time.Duration) (*DB, error) {
 		return nil, fmt.Errorf("database %s has mode %v: chmod 0600 it", path, st.Mode().Perm())
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketCertificates} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err

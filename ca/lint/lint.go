@@ -44,8 +44,21 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("zlint refused the %s: %s", e.What, strings.Join(parts, "; "))
 }
 
+// SkippedSourcesForTLS are the lint sources not applied to the tls profile,
+// with the reason. That profile certifies the appliance's own listeners
+// (127.0.0.1, localhost, the console's host name) under the private admin
+// CA, which only the appliance's officers trust: the CA/B Forum's Baseline
+// Requirements govern publicly trusted TLS and cannot apply (their lints
+// demand public TLDs, no internal names in AIA, CA/B Forum policy OIDs).
+// RFC 5280 and every other source still run.
+var SkippedSourcesForTLS = map[lint.LintSource]string{
+	lint.CABFBaselineRequirements: "private TLS for the appliance's own listeners; not publicly trusted, so the CA/B Forum TLS BRs do not govern it",
+}
+
 // Linter runs zlint with Skipped removed.
 type Linter struct {
+	// privateTLS also leaves out SkippedSourcesForTLS.
+	privateTLS lint.Registry
 	registry lint.Registry
 	// caCRLs is the registry for CRLs that cover only CA certificates
 	// (a root's CRL), whose nextUpdate may be 12 months away, not 10 days.
@@ -71,7 +84,15 @@ func New() (*Linter, error) {
 		return nil, fmt.Errorf("configure zlint: %w", err)
 	}
 	caCRLs.SetConfiguration(cfg)
-	return &Linter{registry: reg, caCRLs: caCRLs}, nil
+	var sources []lint.LintSource
+	for src := range SkippedSourcesForTLS {
+		sources = append(sources, src)
+	}
+	privateTLS, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names, ExcludeSources: sources})
+	if err != nil {
+		return nil, fmt.Errorf("build zlint registry: %w", err)
+	}
+	return &Linter{registry: reg, caCRLs: caCRLs, privateTLS: privateTLS}, nil
 }
 
 // Certificate lints a DER certificate and returns an *Error for any error,
@@ -82,6 +103,16 @@ func (l *Linter) Certificate(der []byte) error {
 		return fmt.Errorf("zlint cannot parse the certificate: %w", err)
 	}
 	return check("certificate", zlint.LintCertificateEx(c, l.registry))
+}
+
+// PrivateTLSCertificate lints a certificate of the tls profile: like
+// Certificate, without SkippedSourcesForTLS.
+func (l *Linter) PrivateTLSCertificate(der []byte) error {
+	c, err := zx509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("zlint cannot parse the certificate: %w", err)
+	}
+	return check("certificate", zlint.LintCertificateEx(c, l.privateTLS))
 }
 
 // RevocationList lints a DER CRL like Certificate. coversCAs says the CRL

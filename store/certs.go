@@ -1,0 +1,201 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Certificate record states. A record is written as an intent before the
+// HSM signs and becomes issued, in the same record, once the signed
+// certificate is stored. An intent that never got its certificate is
+// reconciled at start-up into abandoned (with the reason), never dropped.
+const (
+	StateIntent    = "intent"
+	StateIssued    = "issued"
+	StateAbandoned = "abandoned"
+)
+
+// Certificate statuses of an issued certificate.
+const (
+	StatusGood    = "good"
+	StatusRevoked = "revoked"
+)
+
+var bucketCertificates = []byte("certificates")
+
+// Errors callers branch on.
+var (
+	ErrNotFound           = errors.New("no such certificate")
+	ErrSerialExists       = errors.New("serial already used")
+	ErrWrongState         = errors.New("certificate record is not in the expected state")
+	ErrRevokedDifferently = errors.New("certificate already revoked with a different reason or date")
+)
+
+// CertRecord is one certificate, from intent to revocation.
+type CertRecord struct {
+	Serial    string    `json:"serial"` // lower-case hex, no leading zeros
+	CA        string    `json:"ca"`     // issuing CA name: root, issuing, admin
+	Profile   string    `json:"profile"`
+	Requester string    `json:"requester"`
+	State     string    `json:"state"`
+	TBSHash   []byte    `json:"tbs_sha256"`
+	DER       []byte    `json:"der,omitempty"`
+	NotAfter  time.Time `json:"not_after"`
+	Created   time.Time `json:"created"`
+	IssuedAt  time.Time `json:"issued_at,omitzero"`
+	Note      string    `json:"note,omitempty"` // why an intent was abandoned
+
+	Status         string    `json:"status,omitempty"`
+	RevokedAt      time.Time `json:"revoked_at,omitzero"`
+	Reason         int       `json:"reason,omitempty"`
+	InvalidityDate time.Time `json:"invalidity_date,omitzero"`
+	RevokedBy      string    `json:"revoked_by,omitempty"`
+}
+
+func serialKey(serial string) []byte { return []byte(serial) }
+
+func getCert(b *bolt.Bucket, serial string) (CertRecord, error) {
+	raw := b.Get(serialKey(serial))
+	if raw == nil {
+		return CertRecord{}, fmt.Errorf("serial %s: %w", serial, ErrNotFound)
+	}
+	var r CertRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return CertRecord{}, fmt.Errorf("decode certificate record %s: %w", serial, err)
+	}
+	return r, nil
+}
+
+func putCert(b *bolt.Bucket, r CertRecord) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode certificate record %s: %w", r.Serial, err)
+	}
+	return b.Put(serialKey(r.Serial), raw)
+}
+
+// RecordIntent durably records that the HSM is about to sign a certificate
+// with r's serial and TBS hash. It fails with ErrSerialExists if the serial
+// was ever used. Concurrent calls share one commit (db.Batch).
+func (db *DB) RecordIntent(r CertRecord) error {
+	r.State = StateIntent
+	return db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCertificates)
+		if b.Get(serialKey(r.Serial)) != nil {
+			return fmt.Errorf("serial %s: %w", r.Serial, ErrSerialExists)
+		}
+		return putCert(b, r)
+	})
+}
+
+// CompleteIssuance stores the signed certificate in its intent record and
+// marks it issued with status good. The record must be an intent with the
+// same TBS hash.
+func (db *DB) CompleteIssuance(serial string, tbsHash, der []byte, at time.Time) error {
+	return db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCertificates)
+		r, err := getCert(b, serial)
+		if err != nil {
+			return err
+		}
+		if r.State != StateIntent || !bytes.Equal(r.TBSHash, tbsHash) {
+			return fmt.Errorf("complete issuance of %s (state %s): %w", serial, r.State, ErrWrongState)
+		}
+		r.State, r.Status, r.DER, r.IssuedAt = StateIssued, StatusGood, der, at.UTC()
+		return putCert(b, r)
+	})
+}
+
+// AbandonIntent closes an intent whose certificate was never stored, with
+// the reason. It is kept for the audit trail; its serial is never reused.
+func (db *DB) AbandonIntent(serial, note string) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCertificates)
+		r, err := getCert(b, serial)
+		if err != nil {
+			return err
+		}
+		if r.State != StateIntent {
+			return fmt.Errorf("abandon %s (state %s): %w", serial, r.State, ErrWrongState)
+		}
+		r.State, r.Note = StateAbandoned, note
+		return putCert(b, r)
+	})
+}
+
+// Certificate returns the record of serial.
+func (db *DB) Certificate(serial string) (CertRecord, error) {
+	var r CertRecord
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = getCert(tx.Bucket(bucketCertificates), serial)
+		return err
+	})
+	return r, err
+}
+
+// Intents returns the records still in state intent.
+func (db *DB) Intents() ([]CertRecord, error) {
+	var out []CertRecord
+	err := db.ForEachCertificate(func(r CertRecord) error {
+		if r.State == StateIntent {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ForEachCertificate calls fn for every record in serial order.
+func (db *DB) ForEachCertificate(fn func(CertRecord) error) error {
+	return db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCertificates).ForEach(func(k, v []byte) error {
+			var r CertRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode certificate record %s: %w", k, err)
+			}
+			return fn(r)
+		})
+	})
+}
+
+// Revocation is what Revoke records.
+type Revocation struct {
+	Reason         int
+	InvalidityDate time.Time // zero: none
+	Actor          string
+	At             time.Time
+}
+
+// Revoke marks an issued certificate revoked. Revoking again with the same
+// reason and invalidity date is accepted and changes nothing (it returns the
+// stored record); a different story fails with ErrRevokedDifferently.
+func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
+	var out CertRecord
+	err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCertificates)
+		r, err := getCert(b, serial)
+		if err != nil {
+			return err
+		}
+		if r.State != StateIssued {
+			return fmt.Errorf("revoke %s (state %s): %w", serial, r.State, ErrWrongState)
+		}
+		if r.Status == StatusRevoked {
+			if r.Reason == rv.Reason && r.InvalidityDate.Equal(rv.InvalidityDate.UTC()) {
+				out = r
+				return nil
+			}
+			return fmt.Errorf("revoke %s: revoked on %s with reason %d: %w", serial, r.RevokedAt.Format(time.RFC3339), r.Reason, ErrRevokedDifferently)
+		}
+		r.Status, r.Reason, r.InvalidityDate, r.RevokedBy, r.RevokedAt = StatusRevoked, rv.Reason, rv.InvalidityDate.UTC(), rv.Actor, rv.At.UTC()
+		out = r
+		return putCert(b, r)
+	})
+	return out, err
+}
