@@ -59,7 +59,7 @@ var SkippedSourcesForTLS = map[lint.LintSource]string{
 type Linter struct {
 	// privateTLS also leaves out SkippedSourcesForTLS.
 	privateTLS lint.Registry
-	registry lint.Registry
+	registry   lint.Registry
 	// caCRLs is the registry for CRLs that cover only CA certificates
 	// (a root's CRL), whose nextUpdate may be 12 months away, not 10 days.
 	caCRLs lint.Registry
