@@ -30,6 +30,7 @@ import (
 // testCA is a root and an issuing CA whose keys are on a SoftHSM token.
 type testCA struct {
 	root, issuing *x509.Certificate
+	issuerSigner  crypto.Signer
 	rootPEM       string
 	issuer        *ca.Issuer
 	db            *store.DB
@@ -93,7 +94,7 @@ func newTestCA(t *testing.T) *testCA {
 	}
 	rootPEM := filepath.Join(dir, "root.pem")
 	writePEM(t, rootPEM, root.Raw)
-	return &testCA{root: root, issuing: issuing, rootPEM: rootPEM, issuer: issuer, db: db, dir: dir}
+	return &testCA{root: root, issuing: issuing, issuerSigner: issKey, rootPEM: rootPEM, issuer: issuer, db: db, dir: dir}
 }
 
 func mustCert(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
