@@ -7,6 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// operations are the operation label values this package records.
+var operations = []string{"login", "sign", "generate_key", "find_key", "get_attributes", "random", "seal", "open", "store_certificate"}
+
 // Metrics are the HSM layer's Prometheus collectors. A nil *Metrics records
 // nothing, so tests and tools may pass nil.
 type Metrics struct {
@@ -21,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "appliance_hsm_operations_total",
-			Help: "HSM operations by kind (sign, generate_key, find_key, random, seal, open, login) and outcome (ok, error).",
+			Help: "HSM operations by kind (login, sign, generate_key, find_key, get_attributes, random, seal, open, store_certificate) and outcome (ok, error).",
 		}, []string{"operation", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "appliance_hsm_operation_duration_seconds",
@@ -36,6 +39,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "appliance_hsm_reconnects_total",
 			Help: "Times the sessions to a token were re-opened after a session or device error.",
 		}),
+	}
+	// Create every series at zero so dashboards and alerts see them before
+	// the first operation.
+	for _, op := range operations {
+		m.duration.WithLabelValues(op)
+		for _, outcome := range []string{"ok", "error"} {
+			m.operations.WithLabelValues(op, outcome)
+		}
+	}
+	for _, c := range []ErrorClass{ClassPIN, ClassSession, ClassDevice, ClassNotPresent, ClassKeyNotFound, ClassUnsupported, ClassArguments, ClassOther} {
+		m.errors.WithLabelValues(string(c))
 	}
 	for _, c := range []prometheus.Collector{m.operations, m.duration, m.errors, m.reconnects} {
 		if err := reg.Register(c); err != nil {

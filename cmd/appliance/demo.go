@@ -80,6 +80,10 @@ func (d *demo) init(ctx context.Context) error {
 		if err := os.MkdirAll(d.path(sub), 0o700); err != nil {
 			return err
 		}
+		// MkdirAll keeps the mode of a directory that already exists.
+		if err := os.Chmod(d.path(sub), 0o700); err != nil {
+			return err
+		}
 	}
 	module, err := softhsmtestdata.ModulePath()
 	if err != nil {
@@ -248,7 +252,7 @@ func (d *demo) keyExists(ctx context.Context, cfg *ceremony.Config) (bool, error
 	if err != nil {
 		return false, err
 	}
-	mod, err := hsm.OpenModule(d.module, hsm.ModuleOptions{Logger: d.log})
+	mod, err := hsm.OpenModule(d.module, hsm.ModuleOptions{Logger: d.log, Metrics: d.metrics})
 	if err != nil {
 		return false, err
 	}
