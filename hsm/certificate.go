@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"fmt"
 )
@@ -14,7 +15,7 @@ func (t *Token) StoreCertificate(ctx context.Context, u URI, cert *x509.Certific
 	if err != nil {
 		return err
 	}
-	eq, ok := s.Public().(interface{ Equal(any) bool })
+	eq, ok := s.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !eq.Equal(cert.PublicKey) {
 		return fmt.Errorf("store certificate: it is not for key %s", u)
 	}

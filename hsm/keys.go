@@ -162,6 +162,12 @@ func keyTemplates(id []byte, label string) (pub, priv crypto11.AttributeSet) {
 	return pub, priv
 }
 
+// LabelExists reports whether any key (pair or secret) on the token
+// carries label.
+func (t *Token) LabelExists(ctx context.Context, label string) (bool, error) {
+	return t.labelExists(label)
+}
+
 // labelExists reports whether any key object on the token carries label.
 func (t *Token) labelExists(label string) (bool, error) {
 	var found bool

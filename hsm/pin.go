@@ -76,7 +76,7 @@ func ReadPIN(src PINSource, what string, prompt Prompter) (string, error) {
 		}
 		return pin, nil
 	}
-	return "", fmt.Errorf("PIN for %s: unknown PIN source %q: use file:/path, env:NAME or prompt", what, s)
+	return "", fmt.Errorf("PIN for %s: unknown PIN source (not repeated, in case it is the PIN itself): use file:/path, env:NAME or prompt", what)
 }
 
 func readPINFile(path, what string) (string, error) {

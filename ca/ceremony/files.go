@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 // readPEMOrDER reads one object of the PEM type want, or raw DER.
 func readPEMOrDER(path, want string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -22,6 +23,33 @@ func readPEMOrDER(path, want string) ([]byte, error) {
 			return nil, fmt.Errorf("%s holds a PEM %q block, want %q", path, block.Type, want)
 		}
 		return block.Bytes, nil
+	}
+	return data, nil
+}
+
+// maxInputSize bounds a certificate or CRL a ceremony reads.
+const maxInputSize = 4 << 20
+
+// readSmallFile reads a regular file of at most maxInputSize bytes.
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxInputSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxInputSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxInputSize)
 	}
 	return data, nil
 }

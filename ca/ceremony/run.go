@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,18 +178,12 @@ func (r *runner) run(ctx context.Context, pins map[string]string) error {
 // does not exist yet and that the issuer key matches its certificate.
 func (r *runner) preflight(ctx context.Context) error {
 	if k := r.pl.cfg.Key; k != nil && k.Generate {
-		tok := r.tokens[r.pl.key.Token]
-		_, err := tok.Signer(ctx, r.pl.key)
-		if err == nil {
-			return fmt.Errorf("key %s: %w", r.pl.key, hsm.ErrLabelExists)
-		}
-		if !errors.Is(err, hsm.ErrKeyNotFound) {
+		exists, err := r.tokens[r.pl.key.Token].LabelExists(ctx, r.pl.key.Object)
+		if err != nil {
 			return err
 		}
-		if r.pl.alg.IsSymmetric() {
-			if _, err := tok.KEK(ctx, r.pl.key); err == nil {
-				return fmt.Errorf("key %s: %w", r.pl.key, hsm.ErrLabelExists)
-			}
+		if exists {
+			return fmt.Errorf("key %s: %w", r.pl.key, hsm.ErrLabelExists)
 		}
 	}
 	if r.pl.issuerCert != nil && r.pl.cfg.Issuer != nil {

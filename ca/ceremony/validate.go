@@ -129,6 +129,8 @@ func (c *Config) plan(now time.Time) (*plan, error) {
 	c.validateHSM(&p)
 	if c.Transcript == "" {
 		p.addf("transcript: missing: give the JSON-lines file the steps are appended to")
+	} else if st, err := os.Stat(filepath.Dir(c.Transcript)); err != nil || !st.IsDir() {
+		p.addf("transcript: directory %s does not exist", filepath.Dir(c.Transcript))
 	}
 	if c.Key != nil {
 		pl.validateKey(&p)
@@ -393,6 +395,8 @@ func (pl *plan) validateCRL(p *problems) {
 		switch {
 		case err != nil:
 			p.addf("crl.previous: %v", err)
+		case pl.issuerCert != nil && prev.CheckSignatureFrom(pl.issuerCert) != nil:
+			p.addf("crl.previous: %s was not signed by the issuer %s: give that CA's last CRL", c.Previous, pl.cfg.Issuer.Certificate)
 		case prev.Number == nil || prev.Number.Cmp(big.NewInt(c.Number)) >= 0:
 			p.addf("crl.number: %d must be greater than the previous CRL's number %v", c.Number, prev.Number)
 		}
@@ -445,6 +449,7 @@ func (pl *plan) validateOutputs(p *problems) {
 	want := map[Type]string{TypeRoot: "certificate", TypeSubordinate: "certificate", TypeOCSPSigner: "certificate",
 		TypeImport: "certificate", TypeCSR: "csr", TypeCRL: "crl"}[pl.cfg.Type]
 	given := map[string]string{"certificate": o.Certificate, "csr": o.CSR, "crl": o.CRL, "public_key": o.PublicKey}
+	seen := map[string]bool{}
 	for _, name := range []string{"certificate", "csr", "crl", "public_key"} {
 		path := given[name]
 		switch {
@@ -455,9 +460,17 @@ func (pl *plan) validateOutputs(p *problems) {
 		case name == "public_key" && path != "" && pl.alg.IsSymmetric():
 			p.addf("outputs.public_key: an AES key has no public half")
 		}
-		if path != "" {
-			checkNewFile(p, "outputs."+name, path)
+		if path == "" {
+			continue
 		}
+		checkNewFile(p, "outputs."+name, path)
+		if path == pl.cfg.Transcript {
+			p.addf("outputs.%s: the same file as the transcript", name)
+		}
+		if seen[path] {
+			p.addf("outputs.%s: %s is also another output", name, path)
+		}
+		seen[path] = true
 	}
 }
 
@@ -486,7 +499,7 @@ func (pl *plan) validatePINs(p *problems) {
 			p.addf("hsm.pins: token %q is not used by this ceremony: remove it", t)
 		}
 		if !(strings.HasPrefix(src, "file:") && len(src) > 5) && !(strings.HasPrefix(src, "env:") && len(src) > 4) && src != "prompt" {
-			p.addf("hsm.pins.%s: %q is not a PIN source: use file:/path, env:NAME or prompt (never the PIN itself)", t, src)
+			p.addf("hsm.pins.%s: the value is not a PIN source: use file:/path, env:NAME or prompt (never the PIN itself; the value is not repeated here in case it is one)", t)
 		}
 	}
 }

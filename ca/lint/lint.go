@@ -65,19 +65,15 @@ type Linter struct {
 	caCRLs lint.Registry
 }
 
-// New builds the lint registry.
+// New builds the lint registries.
 func New() (*Linter, error) {
-	names := make([]string, 0, len(Skipped))
-	for n := range Skipped {
-		names = append(names, n)
-	}
-	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names})
+	reg, err := registry(nil)
 	if err != nil {
-		return nil, fmt.Errorf("build zlint registry: %w", err)
+		return nil, err
 	}
-	caCRLs, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names})
+	caCRLs, err := registry(nil)
 	if err != nil {
-		return nil, fmt.Errorf("build zlint registry: %w", err)
+		return nil, err
 	}
 	cfg, err := lint.NewConfigFromString("[e_crl_next_update_invalid]\nSubscriberCRL = false\n")
 	if err != nil {
@@ -88,11 +84,32 @@ func New() (*Linter, error) {
 	for src := range SkippedSourcesForTLS {
 		sources = append(sources, src)
 	}
-	privateTLS, err := lint.GlobalRegistry().Filter(lint.FilterOptions{ExcludeNames: names, ExcludeSources: sources})
+	privateTLS, err := registry(sources)
+	if err != nil {
+		return nil, err
+	}
+	return &Linter{registry: reg, caCRLs: caCRLs, privateTLS: privateTLS}, nil
+}
+
+// registry returns a new registry of every lint but Skipped and the given
+// sources. It names the lints to include, because zlint's Filter hands back
+// the shared global registry itself when asked to exclude nothing, and
+// configuring that would change every other registry in the process.
+func registry(excludeSources []lint.LintSource) (lint.Registry, error) {
+	var include []string
+	for _, n := range lint.GlobalRegistry().Names() {
+		if _, skip := Skipped[n]; !skip {
+			include = append(include, n)
+		}
+	}
+	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeNames: include, ExcludeSources: excludeSources})
 	if err != nil {
 		return nil, fmt.Errorf("build zlint registry: %w", err)
 	}
-	return &Linter{registry: reg, caCRLs: caCRLs, privateTLS: privateTLS}, nil
+	if reg == lint.GlobalRegistry() {
+		return nil, fmt.Errorf("build zlint registry: got the shared global registry")
+	}
+	return reg, nil
 }
 
 // Certificate lints a DER certificate and returns an *Error for any error,
