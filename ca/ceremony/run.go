@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/lint"
 	"github.com/psre/appliance/hsm"
 )
@@ -309,7 +310,7 @@ func (r *runner) certificateCeremony(ctx context.Context) error {
 	if r.pl.cfg.Type != TypeRoot {
 		serialToken = r.pl.issuer.Token
 	}
-	serial, err := randomSerial(r.tokens[serialToken].Random())
+	serial, err := ca.RandomSerial(r.tokens[serialToken].Random())
 	if err != nil {
 		return err
 	}

@@ -7,14 +7,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
 
 	"github.com/psre/appliance/ca/lint"
 	"github.com/psre/appliance/hsm"
@@ -22,18 +17,6 @@ import (
 
 // ErrTBSMismatch means the HSM-signed object differs from the linted one.
 var ErrTBSMismatch = errors.New("the signed TBS differs from the linted TBS: refusing the output")
-
-// throwawayKey makes an in-memory key of the same type and size as pub, so
-// that a template can be signed and linted before the HSM signs it.
-func throwawayKey(pub crypto.PublicKey) (crypto.Signer, error) {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return ecdsa.GenerateKey(k.Curve, rand.Reader)
-	case *rsa.PublicKey:
-		return rsa.GenerateKey(rand.Reader, k.N.BitLen())
-	}
-	return nil, fmt.Errorf("no throwaway key for %T", pub)
-}
 
 // throwawayFor makes an in-memory key of algorithm alg.
 func throwawayFor(alg hsm.Algorithm) (crypto.Signer, error) {
@@ -63,7 +46,7 @@ func prelint(l *lint.Linter, build func(crypto.PublicKey) (*x509.Certificate, er
 	}
 	signer, issuer := subject, tmpl
 	if parent != nil {
-		if signer, err = throwawayKey(parent.PublicKey); err != nil {
+		if signer, err = lint.ThrowawayKey(parent.PublicKey); err != nil {
 			return err
 		}
 		issuer = withPublicKey(parent, signer.Public())
@@ -96,7 +79,7 @@ func withPublicKey(cert *x509.Certificate, pub crypto.PublicKey) *x509.Certifica
 // template built for the real key and signed by the throwaway key, and the
 // final bytes are linted again after signing.
 func signCertificate(l *lint.Linter, build func(crypto.PublicKey) (*x509.Certificate, error), parent *x509.Certificate, subjectPub crypto.PublicKey, signer crypto.Signer, step func(string, string)) ([]byte, error) {
-	throwaway, err := throwawayKey(signer.Public())
+	throwaway, err := lint.ThrowawayKey(signer.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +143,7 @@ func signCertificate(l *lint.Linter, build func(crypto.PublicKey) (*x509.Certifi
 
 // signCRL runs the same path for a CRL.
 func signCRL(l *lint.Linter, tmpl *x509.RevocationList, issuer *x509.Certificate, signer crypto.Signer, step func(string, string)) ([]byte, error) {
-	throwaway, err := throwawayKey(signer.Public())
+	throwaway, err := lint.ThrowawayKey(signer.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -200,67 +183,3 @@ func signCRL(l *lint.Linter, tmpl *x509.RevocationList, issuer *x509.Certificate
 	return der, nil
 }
 
-// randomSerial draws a positive 128-bit serial from r (the HSM RNG).
-func randomSerial(r io.Reader) (*big.Int, error) {
-	b := make([]byte, 16)
-	for {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, fmt.Errorf("draw serial from the HSM RNG: %w", err)
-		}
-		b[0] &= 0x7f
-		if n := new(big.Int).SetBytes(b); n.BitLen() > 64 {
-			return n, nil
-		}
-	}
-}
-
-// subjectKeyID is RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, err
-	}
-	sum := sha1.Sum(spki.PublicKey.Bytes)
-	return sum[:], nil
-}
-
-var (
-	oidCertificatePolicies = asn1.ObjectIdentifier{2, 5, 29, 32}
-	oidQualifierCPS        = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 2, 1}
-	oidOCSPNoCheck         = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-)
-
-type policyQualifier struct {
-	ID        asn1.ObjectIdentifier
-	Qualifier string `asn1:"ia5"`
-}
-
-type policyInformation struct {
-	Policy     asn1.ObjectIdentifier
-	Qualifiers []policyQualifier `asn1:"optional,omitempty"`
-}
-
-// policiesExtension builds certificatePolicies with an optional CPS URI
-// qualifier on each policy (crypto/x509 cannot write qualifiers).
-func policiesExtension(policies []asn1.ObjectIdentifier, cps string) (pkix.Extension, error) {
-	infos := make([]policyInformation, 0, len(policies))
-	for _, p := range policies {
-		info := policyInformation{Policy: p}
-		if cps != "" {
-			info.Qualifiers = []policyQualifier{{ID: oidQualifierCPS, Qualifier: cps}}
-		}
-		infos = append(infos, info)
-	}
-	v, err := asn1.Marshal(infos)
-	if err != nil {
-		return pkix.Extension{}, fmt.Errorf("encode certificatePolicies: %w", err)
-	}
-	return pkix.Extension{Id: oidCertificatePolicies, Value: v}, nil
-}

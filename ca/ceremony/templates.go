@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+
+	"github.com/psre/appliance/ca"
 )
 
 func (n Name) pkix() pkix.Name {
@@ -25,7 +27,7 @@ func (n Name) pkix() pkix.Name {
 // responder certificate from a validated plan.
 func (pl *plan) certificateTemplate(serial *big.Int, subjectPub crypto.PublicKey) (*x509.Certificate, error) {
 	c := pl.cfg.Certificate
-	ski, err := subjectKeyID(subjectPub)
+	ski, err := ca.SubjectKeyID(subjectPub)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func (pl *plan) certificateTemplate(serial *big.Int, subjectPub crypto.PublicKey
 		t.IssuingCertificateURL = []string{c.IssuerURL}
 	}
 	if len(pl.policies) > 0 {
-		ext, err := policiesExtension(pl.policies, c.CPSURI)
+		ext, err := ca.PoliciesExtension(pl.policies, c.CPSURI)
 		if err != nil {
 			return nil, err
 		}
@@ -74,6 +76,9 @@ func (pl *plan) certificateTemplate(serial *big.Int, subjectPub crypto.PublicKey
 	}
 	return t, nil
 }
+
+// oidOCSPNoCheck is id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1).
+var oidOCSPNoCheck = []int{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 
 // pkixNull is an extension whose value is ASN.1 NULL (as ocsp-nocheck).
 func pkixNull(id []int) pkix.Extension {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/hsm"
 )
 
@@ -38,16 +39,6 @@ var extKeyUsages = map[string]x509.ExtKeyUsage{
 	"emailProtection": x509.ExtKeyUsageEmailProtection,
 	"timeStamping":    x509.ExtKeyUsageTimeStamping,
 	"OCSPSigning":     x509.ExtKeyUsageOCSPSigning,
-}
-
-// OIDDocumentSigning is id-kp-documentSigning (RFC 9336).
-var OIDDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
-
-// revocationReasons are the RFC 5280 CRLReason names and codes.
-var revocationReasons = map[string]int{
-	"unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3,
-	"superseded": 4, "cessationOfOperation": 5, "certificateHold": 6,
-	"privilegeWithdrawn": 9, "aACompromise": 10,
 }
 
 // plan is a validated config with everything parsed: running it needs no
@@ -321,7 +312,7 @@ func (pl *plan) validateCertificate(p *problems) {
 		if eku, ok := extKeyUsages[name]; ok {
 			pl.ekus = append(pl.ekus, eku)
 		} else if name == "documentSigning" {
-			pl.unknownEKU = append(pl.unknownEKU, OIDDocumentSigning)
+			pl.unknownEKU = append(pl.unknownEKU, ca.OIDDocumentSigning)
 		} else {
 			p.addf("certificate.ext_key_usages[%d]: unknown %q: use serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning or documentSigning", i, name)
 		}
@@ -427,7 +418,7 @@ func (pl *plan) validateCRL(p *problems) {
 		} else if at.After(tu) {
 			p.addf("crl.revoked[%d].revoked_at: after this_update", i)
 		}
-		code, ok := revocationReasons[r.Reason]
+		code, ok := ca.Reasons[r.Reason]
 		if !ok {
 			p.addf("crl.revoked[%d].reason: %q is not an RFC 5280 reason (%s)", i, r.Reason, strings.Join(reasonNames(), ", "))
 		}
@@ -437,7 +428,7 @@ func (pl *plan) validateCRL(p *problems) {
 
 func reasonNames() []string {
 	var names []string
-	for n := range revocationReasons {
+	for n := range ca.Reasons {
 		names = append(names, n)
 	}
 	sort.Strings(names)
