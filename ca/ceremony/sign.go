@@ -182,4 +182,3 @@ func signCRL(l *lint.Linter, tmpl *x509.RevocationList, issuer *x509.Certificate
 	step("verify", "signature verifies, TBS equals the linted TBS, zlint clean")
 	return der, nil
 }
-
