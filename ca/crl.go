@@ -110,24 +110,36 @@ func (c *CRLSigner) Sign(ctx context.Context) (store.CRLRecord, error) {
 	return rec, nil
 }
 
-// signChecked lints tmpl signed by the throwaway key, has the HSM sign it,
-// and checks the signature and that the TBS is the linted one.
+// signChecked is SignCRLChecked with this CA's keys.
 func (c *CRLSigner) signChecked(tmpl *x509.RevocationList) ([]byte, error) {
-	issuer := c.cfg.Certificate
+	return SignCRLChecked(c.cfg.Linter, tmpl, c.cfg.Certificate, c.cfg.Signer, c.throwaway, nil)
+}
+
+// SignCRLChecked lints tmpl signed by throwaway (a key of the issuer's
+// type), has signer (the HSM) sign it, checks the signature and that the
+// TBS is the linted one, and lints the result again. A root's CRL (issuer
+// self-signed) covers only CA certificates. step, if not nil, hears of
+// each stage.
+func SignCRLChecked(l *lint.Linter, tmpl *x509.RevocationList, issuer *x509.Certificate, signer, throwaway crypto.Signer, step func(string, string)) ([]byte, error) {
+	if step == nil {
+		step = func(string, string) {}
+	}
 	coversCAs := bytes.Equal(issuer.RawSubject, issuer.RawIssuer)
 	lintIssuer := *issuer
-	lintIssuer.PublicKey = c.throwaway.Public()
-	pre, err := x509.CreateRevocationList(rand.Reader, tmpl, &lintIssuer, c.throwaway)
+	lintIssuer.PublicKey = throwaway.Public()
+	pre, err := x509.CreateRevocationList(rand.Reader, tmpl, &lintIssuer, throwaway)
 	if err != nil {
 		return nil, fmt.Errorf("build the CRL to lint: %w", err)
 	}
-	if err := c.cfg.Linter.RevocationList(pre, coversCAs); err != nil {
-		return nil, err
+	if err := l.RevocationList(pre, coversCAs); err != nil {
+		return nil, fmt.Errorf("before signing: %w", err)
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, c.cfg.Signer)
+	step("lint", "zlint: no error or warning on the throwaway-signed CRL")
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, signer)
 	if err != nil {
 		return nil, fmt.Errorf("HSM signature of the CRL: %w", err)
 	}
+	step("hsm_sign", "CRL signed by the HSM")
 	want, err := x509.ParseRevocationList(pre)
 	if err != nil {
 		return nil, err
@@ -142,5 +154,9 @@ func (c *CRLSigner) signChecked(tmpl *x509.RevocationList) ([]byte, error) {
 	if err := got.CheckSignatureFrom(issuer); err != nil {
 		return nil, fmt.Errorf("the HSM's CRL signature does not verify: %w", err)
 	}
+	if err := l.RevocationList(der, coversCAs); err != nil {
+		return nil, fmt.Errorf("after signing: %w", err)
+	}
+	step("verify", "signature verifies, TBS equals the linted TBS, zlint clean")
 	return der, nil
 }

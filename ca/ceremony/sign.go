@@ -8,15 +8,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
+	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/lint"
 	"github.com/psre/appliance/hsm"
 )
 
 // ErrTBSMismatch means the HSM-signed object differs from the linted one.
-var ErrTBSMismatch = errors.New("the signed TBS differs from the linted TBS: refusing the output")
+var ErrTBSMismatch = ca.ErrMismatch
 
 // throwawayFor makes an in-memory key of algorithm alg.
 func throwawayFor(alg hsm.Algorithm) (crypto.Signer, error) {
@@ -141,44 +141,11 @@ func signCertificate(l *lint.Linter, build func(crypto.PublicKey) (*x509.Certifi
 	return der, nil
 }
 
-// signCRL runs the same path for a CRL.
+// signCRL runs the same path for a CRL (ca.SignCRLChecked).
 func signCRL(l *lint.Linter, tmpl *x509.RevocationList, issuer *x509.Certificate, signer crypto.Signer, step func(string, string)) ([]byte, error) {
 	throwaway, err := lint.ThrowawayKey(signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	// A root certifies only CAs, so its CRL covers only CA certificates.
-	coversCAs := bytes.Equal(issuer.RawSubject, issuer.RawIssuer)
-	pre, err := x509.CreateRevocationList(rand.Reader, tmpl, withPublicKey(issuer, throwaway.Public()), throwaway)
-	if err != nil {
-		return nil, fmt.Errorf("build the CRL to lint: %w", err)
-	}
-	if err := l.RevocationList(pre, coversCAs); err != nil {
-		return nil, fmt.Errorf("before signing: %w", err)
-	}
-	step("lint", "zlint: no error or warning on the throwaway-signed CRL")
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, signer)
-	if err != nil {
-		return nil, fmt.Errorf("HSM signature: %w", err)
-	}
-	step("hsm_sign", "CRL signed by the HSM")
-	preCRL, err := x509.ParseRevocationList(pre)
-	if err != nil {
-		return nil, err
-	}
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse the signed CRL: %w", err)
-	}
-	if !bytes.Equal(preCRL.RawTBSRevocationList, crl.RawTBSRevocationList) {
-		return nil, ErrTBSMismatch
-	}
-	if err := crl.CheckSignatureFrom(issuer); err != nil {
-		return nil, fmt.Errorf("the HSM's CRL signature does not verify: %w", err)
-	}
-	if err := l.RevocationList(der, coversCAs); err != nil {
-		return nil, fmt.Errorf("after signing: %w", err)
-	}
-	step("verify", "signature verifies, TBS equals the linted TBS, zlint clean")
-	return der, nil
+	return ca.SignCRLChecked(l, tmpl, issuer, signer, throwaway, step)
 }
