@@ -33,7 +33,9 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	fs.SetOutput(io.Discard)
 	state := fs.String("state", "", "state directory (created if missing)")
 	initOnly := fs.Bool("init-only", false, "lay out the state directory and exit without serving")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9100", "listen address for /metrics and /healthz")
+	portalAddr := fs.String("portal-addr", defaultPortalAddr, "listen address of the portal and repository (CRLs, CA certificates, OCSP)")
+	consoleAddr := fs.String("console-addr", defaultConsoleAddr, "listen address of the officers' console (not served yet)")
+	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr, "listen address for /metrics and /healthz")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -57,7 +59,7 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	if *initOnly {
 		return nil
 	}
-	return serveDemo(ctx, d, reg, *metricsAddr)
+	return serveDemo(ctx, d, reg, listenAddrs{portal: *portalAddr, console: *consoleAddr, metrics: *metricsAddr})
 }
 
 type demo struct {

@@ -155,7 +155,7 @@ var (
 func startServer(t *testing.T, dir string) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	cmd := exec.CommandContext(ctx, binPath, "demo", "--state", dir, "--metrics-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, binPath, "demo", "--state", dir, "--metrics-addr", "127.0.0.1:0", "--portal-addr", "127.0.0.1:0")
 	cmd.WaitDelay = 5 * time.Second
 	s := &server{cmd: cmd, ctx: ctx, lines: make(chan string, 64), stderr: &bytes.Buffer{}}
 	cmd.Stderr = s.stderr

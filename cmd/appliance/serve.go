@@ -4,36 +4,121 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/psre/appliance/adminsock"
+	"github.com/psre/appliance/ca"
+	"github.com/psre/appliance/hsm"
 )
 
-// serveDemo serves /healthz and /metrics until ctx ends.
-func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addr string) error {
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return err
+// Default listeners of the demo: everything on the loopback interface.
+const (
+	defaultPortalAddr  = "127.0.0.1:8080"
+	defaultConsoleAddr = "127.0.0.1:8081"
+	defaultMetricsAddr = "127.0.0.1:9100"
+)
+
+// listenAddrs are the demo's listeners.
+type listenAddrs struct {
+	portal, console, metrics string
+}
+
+// maintenanceInterval is how often CRLs are checked for refreshing.
+const maintenanceInterval = time.Minute
+
+// serveDemo opens the CA on the demo's state directory and serves the
+// portal listener (repository: CRLs, CA certificates, OCSP), the metrics
+// listener and the admin socket until ctx ends.
+func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs listenAddrs) error {
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
 	}
-	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return err
-	}
-	r := mux.NewRouter()
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})).Methods(http.MethodGet)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	}).Methods(http.MethodGet)
-	ln, err := net.Listen("tcp", addr)
+	portalLn, err := net.Listen("tcp", addrs.portal)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("listen on %s (portal): %w", addrs.portal, err)
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(d.out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n(Ctrl-C stops)\n", ln.Addr(), ln.Addr())
+	metricsLn, err := net.Listen("tcp", addrs.metrics)
+	if err != nil {
+		portalLn.Close()
+		return fmt.Errorf("listen on %s (metrics): %w", addrs.metrics, err)
+	}
+	svc, err := openService(ctx, d.dir, demoSettings(portalLn.Addr().String()), d.metrics, d.log)
+	if err != nil {
+		portalLn.Close()
+		metricsLn.Close()
+		return err
+	}
+	defer svc.close()
+
+	portal := mux.NewRouter()
+	svc.register(portal)
+	portal.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
+	metrics := mux.NewRouter()
+	metrics.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})).Methods(http.MethodGet)
+	metrics.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	run := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	ready := make(chan struct{})
+	run("portal", func() error { return serveHTTP(ctx, portalLn, portal) })
+	run("metrics", func() error { return serveHTTP(ctx, metricsLn, metrics) })
+	run("admin socket", func() error {
+		return adminsock.Serve(ctx, adminsock.SocketPath(d.dir), adminHandler(directOps{svc.st}, d.log), d.log, ready)
+	})
+	run("maintenance", func() error { svc.maintain(ctx, maintenanceInterval); return nil })
+	select {
+	case <-ready:
+		base := "http://" + portalLn.Addr().String()
+		fmt.Fprintf(d.out, "portal:   %s/ (CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
+		fmt.Fprintf(d.out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n", metricsLn.Addr(), metricsLn.Addr())
+		fmt.Fprintf(d.out, "admin:    %s (used by `appliance cert ...` while this runs)\n(Ctrl-C stops)\n", adminsock.SocketPath(d.dir))
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	close(errc)
+	return errors.Join(collect(errc)...)
+}
+
+func collect(errc <-chan error) []error {
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -47,4 +132,42 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addr stri
 		return err
 	}
 	return nil
+}
+
+// service is the opened CA with what serves it.
+type service struct {
+	st  *state
+	log *slog.Logger
+}
+
+func openService(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, log *slog.Logger) (*service, error) {
+	st, err := openState(ctx, dir, settings, metrics, log, ca.Hooks{})
+	if err != nil {
+		return nil, err
+	}
+	return &service{st: st, log: log}, nil
+}
+
+func (s *service) close() { s.st.close() }
+
+func (s *service) register(r *mux.Router) {
+	s.st.authority.RegisterRepository(r)
+}
+
+// maintain refreshes CRLs well before their nextUpdate until ctx ends.
+func (s *service) maintain(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.st.authority.RefreshCRLs(ctx); err != nil {
+			s.log.ErrorContext(ctx, "CRL refresh", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "CRLs refreshed", "count", n)
+		}
+	}
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/asn1"
+
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/psre/appliance/ca"
+	"github.com/psre/appliance/ca/lint"
+	"github.com/psre/appliance/hsm"
+	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
+	"github.com/psre/appliance/store"
+)
+
+// caSettings are the CA's configurable parts. The demo uses these defaults;
+// the policy OID is a placeholder under Indonesia's arc (2.16.360) that a
+// real PSrE replaces with the OID its CP/CPS assigns.
+type caSettings struct {
+	BaseURL     string // where the portal listener publishes CRLs, OCSP and CA certificates
+	PolicyOID   asn1.ObjectIdentifier
+	CPSURI      string
+	CRLLifetime time.Duration
+}
+
+func demoSettings(portalAddr string) caSettings {
+	base := "http://" + portalAddr
+	return caSettings{
+		BaseURL:     base,
+		PolicyOID:   asn1.ObjectIdentifier{2, 16, 360, 1, 99999, 1, 1},
+		CPSURI:      base + "/cps",
+		CRLLifetime: ca.DefaultCRLLifetime,
+	}
+}
+
+// state is an opened state directory: the HSM token of the online CA keys,
+// the store and the Authority over them.
+type state struct {
+	dir       string
+	mod       *hsm.Module
+	tok       *hsm.Token
+	db        *store.DB
+	authority *ca.Authority
+	certs     map[string]*x509.Certificate
+}
+
+// openState opens the state directory laid out by `appliance demo`. The
+// caller must close it. It refuses a directory that is not laid out.
+func openState(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, log *slog.Logger, hooks ca.Hooks) (st *state, err error) {
+	if _, err := os.Stat(filepath.Join(dir, "appliance.db")); err != nil {
+		return nil, fmt.Errorf("%s is not an appliance state directory (no appliance.db): run `appliance demo --state %s --init-only` first", dir, dir)
+	}
+	if os.Getenv("SOFTHSM2_CONF") == "" {
+		if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
+			return nil, err
+		}
+	}
+	st = &state{dir: dir, certs: map[string]*x509.Certificate{}}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
+	for _, name := range []string{"root", "issuing", "admin", "ocsp", "ocsp-admin"} {
+		c, err := readCertFile(filepath.Join(dir, "pki", name+".pem"))
+		if err != nil {
+			return nil, err
+		}
+		st.certs[name] = c
+	}
+	module, err := softhsmtestdata.ModulePath()
+	if err != nil {
+		return nil, err
+	}
+	if st.mod, err = hsm.OpenModule(module, hsm.ModuleOptions{Logger: log, Metrics: metrics}); err != nil {
+		return nil, err
+	}
+	pin, err := hsm.ReadPIN(hsm.PINSource("file:"+filepath.Join(dir, "pins", "ca")), "token ca", nil)
+	if err != nil {
+		return nil, err
+	}
+	if st.tok, err = st.mod.OpenToken(ctx, hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{}); err != nil {
+		return nil, err
+	}
+	if st.db, err = store.Open(filepath.Join(dir, "appliance.db"), 2*time.Second); err != nil {
+		return nil, err
+	}
+	linter, err := lint.New()
+	if err != nil {
+		return nil, err
+	}
+	year := 365 * 24 * time.Hour
+	profiles := map[string]map[ca.Profile]ca.ProfileConfig{
+		"issuing": {ca.ProfileIndividual: {Validity: year, PolicyOID: settings.PolicyOID, CPSURI: settings.CPSURI}},
+		"admin":   {ca.ProfileOfficer: {Validity: year}, ca.ProfileTLS: {Validity: 90 * 24 * time.Hour}},
+	}
+	var issuers []*ca.Issuer
+	var crls []*ca.CRLSigner
+	for _, name := range []string{"issuing", "admin"} {
+		signer, err := st.tok.Signer(ctx, hsm.URI{Token: "ca", Object: name + "-ca"})
+		if err != nil {
+			return nil, err
+		}
+		is, err := ca.NewIssuer(ca.IssuerConfig{Name: name, Certificate: st.certs[name], Signer: signer, Random: st.tok.Random(),
+			DB: st.db, Linter: linter, BaseURL: settings.BaseURL, Profiles: profiles[name], Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		issuers = append(issuers, is)
+		crl, err := ca.NewCRLSigner(ca.CRLConfig{Name: name, Certificate: st.certs[name], Signer: signer, DB: st.db,
+			Linter: linter, Lifetime: settings.CRLLifetime, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		crls = append(crls, crl)
+	}
+	st.authority, err = ca.NewAuthority(ctx, ca.AuthorityConfig{DB: st.db, Issuers: issuers, CRLSigners: crls,
+		Certificates: map[string]*x509.Certificate{"root": st.certs["root"]}, PKIDir: filepath.Join(dir, "pki"), Hooks: hooks, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.authority.RefreshCRLs(ctx); err != nil {
+		return nil, fmt.Errorf("initial CRLs: %w", err)
+	}
+	return st, nil
+}
+
+func (st *state) close() {
+	if st.db != nil {
+		st.db.Close()
+	}
+	if st.tok != nil {
+		st.tok.Close()
+	}
+	if st.mod != nil {
+		st.mod.Close()
+	}
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	der := data
+	if b := pemBlock(data, "CERTIFICATE"); b != nil {
+		der = b
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketOCSP = []byte("ocsp")
+
+// ocspRecord is one pre-signed OCSP response, keyed "ca/serial".
+type ocspRecord struct {
+	DER        []byte    `json:"der"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+}
+
+func ocspKey(ca, serial string) ([]byte, error) {
+	if ca == "" || serial == "" || strings.Contains(ca, "/") {
+		return nil, fmt.Errorf("OCSP cache key %q/%q: need a CA name without '/' and a serial", ca, serial)
+	}
+	return []byte(ca + "/" + serial), nil
+}
+
+// GetOCSP returns the cached OCSP response of serial (as the responder
+// names it: lower-case hex, perhaps with a suffix) under CA ca. ok is false
+// when there is none.
+func (db *DB) GetOCSP(ca, serial string) (der []byte, nextUpdate time.Time, ok bool, err error) {
+	key, err := ocspKey(ca, serial)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	var r ocspRecord
+	err = db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketOCSP).Get(key)
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, &r) // copies out of the mmap
+	})
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("decode OCSP response %s: %w", key, err)
+	}
+	if !ok {
+		return nil, time.Time{}, false, nil
+	}
+	return r.DER, r.NextUpdate, true, nil
+}
+
+// PutOCSP stores a signed OCSP response for ca/serial. A response never
+// replaces one with a later thisUpdate (so a slow writer cannot put an
+// older status back). Concurrent calls share one commit (db.Batch).
+func (db *DB) PutOCSP(ca, serial string, der []byte, thisUpdate, nextUpdate time.Time) error {
+	key, err := ocspKey(ca, serial)
+	if err != nil {
+		return err
+	}
+	if len(der) == 0 || !nextUpdate.After(thisUpdate) {
+		return errors.New("OCSP response to store: empty, or nextUpdate not after thisUpdate")
+	}
+	raw, err := json.Marshal(ocspRecord{DER: der, ThisUpdate: thisUpdate.UTC(), NextUpdate: nextUpdate.UTC()})
+	if err != nil {
+		return err
+	}
+	return db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOCSP)
+		if old := b.Get(key); old != nil {
+			var prev ocspRecord
+			if json.Unmarshal(old, &prev) == nil && prev.ThisUpdate.After(thisUpdate) {
+				return nil
+			}
+		}
+		return b.Put(key, raw)
+	})
+}
+
+// DeleteOCSP drops the cached response of ca/serial, if any.
+func (db *DB) DeleteOCSP(ca, serial string) error {
+	key, err := ocspKey(ca, serial)
+	if err != nil {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOCSP).Delete(key) })
+}

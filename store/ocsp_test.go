@@ -1,0 +1,89 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestOCSPCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "appliance.db")
+	db, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, _, ok, err := db.GetOCSP("issuing", "abc"); ok || err != nil {
+		t.Fatalf("empty cache: ok=%v err=%v", ok, err)
+	}
+	if err := db.PutOCSP("issuing", "abc", []byte("good"), t0, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	der, next, ok, err := db.GetOCSP("issuing", "abc")
+	if err != nil || !ok || string(der) != "good" || !next.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("got %q %v %v %v", der, next, ok, err)
+	}
+	if _, _, ok, _ := db.GetOCSP("admin", "abc"); ok {
+		t.Fatal("the key must include the CA")
+	}
+	// An older response never replaces a newer one; an equal or newer does.
+	if err := db.PutOCSP("issuing", "abc", []byte("older"), t0.Add(-time.Hour), t0.Add(23*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if der, _, _, _ := db.GetOCSP("issuing", "abc"); string(der) != "good" {
+		t.Fatalf("older response stored: %q", der)
+	}
+	if err := db.PutOCSP("issuing", "abc", []byte("revoked"), t0, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if der, _, _, _ := db.GetOCSP("issuing", "abc"); string(der) != "revoked" {
+		t.Fatalf("same-second replacement lost: %q", der)
+	}
+	for _, bad := range [][2]string{{"", "abc"}, {"a/b", "abc"}, {"issuing", ""}} {
+		if err := db.PutOCSP(bad[0], bad[1], []byte("x"), t0, t0.Add(time.Hour)); err == nil {
+			t.Errorf("key %q accepted", bad)
+		}
+	}
+	if err := db.PutOCSP("issuing", "def", nil, t0, t0.Add(time.Hour)); err == nil {
+		t.Error("empty response accepted")
+	}
+	if err := db.PutOCSP("issuing", "def", []byte("x"), t0, t0); err == nil {
+		t.Error("nextUpdate == thisUpdate accepted")
+	}
+
+	// Many concurrent writers (db.Batch) all land.
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if err := db.PutOCSP("admin", fmt.Sprintf("%x", i+1), []byte{byte(i)}, t0, t0.Add(time.Hour)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	db.Close()
+
+	db, err = Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 50 {
+		der, _, ok, err := db.GetOCSP("admin", fmt.Sprintf("%x", i+1))
+		if err != nil || !ok || !bytes.Equal(der, []byte{byte(i)}) {
+			t.Fatalf("serial %x after reopen: %q %v %v", i+1, der, ok, err)
+		}
+	}
+	if err := db.DeleteOCSP("issuing", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _ := db.GetOCSP("issuing", "abc"); ok {
+		t.Fatal("deleted response still there")
+	}
+	if err := db.DeleteOCSP("issuing", "abc"); err != nil {
+		t.Fatalf("deleting a missing response: %v", err)
+	}
+}
