@@ -106,7 +106,9 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (*x509.Certificate, er
 	if err != nil {
 		return nil, err
 	}
+	crashPoint("after-intent")
 	cert, err := is.sign(tmpl, req.PublicKey, tbs)
+	crashPoint("after-sign")
 	if err != nil {
 		if aerr := is.cfg.DB.AbandonIntent(rec.Serial, err.Error()); aerr != nil {
 			is.log.Error("could not close a failed issuance intent; start-up reconciliation will", "serial", rec.Serial, "error", aerr)
