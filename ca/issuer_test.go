@@ -37,7 +37,7 @@ type testCA struct {
 	dir           string
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	env := hsmtest.New(t)
 	tok := env.Token(t, "ca")
@@ -46,7 +46,7 @@ func newTestCA(t *testing.T) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issKey, _, err := tok.GenerateKeyPair(ctx, "issuing", hsm.ECDSAP384)
+	issKey, _, err := tok.GenerateKeyPair(ctx, "issuing", hsm.ECDSAP256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func newTestCA(t *testing.T) *testCA {
 	year := 365 * 24 * time.Hour
 	issuer, err := ca.NewIssuer(ca.IssuerConfig{
 		Name: "issuing", Certificate: issuing, Signer: issKey, Random: tok.Random(), DB: db, Linter: linter,
-		BaseURL: "http://127.0.0.1:8080",
+		BaseURL: "http://127.0.0.1:8080", Logger: slogDiscard(),
 		Profiles: map[ca.Profile]ca.ProfileConfig{
 			ca.ProfileIndividual: {Validity: year, PolicyOID: asn1.ObjectIdentifier{2, 16, 360, 1, 99999, 1, 1}, CPSURI: "http://127.0.0.1:8080/cps"},
 			ca.ProfileOfficer:    {Validity: year},
@@ -97,7 +97,7 @@ func newTestCA(t *testing.T) *testCA {
 	return &testCA{root: root, issuing: issuing, issuerSigner: issKey, rootPEM: rootPEM, issuer: issuer, db: db, dir: dir}
 }
 
-func mustCert(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
 	if err != nil {
@@ -110,7 +110,7 @@ func mustCert(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey
 	return c
 }
 
-func writePEM(t *testing.T, path string, der ...[]byte) {
+func writePEM(t testing.TB, path string, der ...[]byte) {
 	t.Helper()
 	var b []byte
 	for _, d := range der {

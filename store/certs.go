@@ -81,10 +81,10 @@ func putCert(b *bolt.Bucket, r CertRecord) error {
 
 // RecordIntent durably records that the HSM is about to sign a certificate
 // with r's serial and TBS hash. It fails with ErrSerialExists if the serial
-// was ever used. Concurrent calls share one commit (db.Batch).
+// was ever used. Concurrent calls share commits (see groupCommitter).
 func (db *DB) RecordIntent(r CertRecord) error {
 	r.State = StateIntent
-	return db.Batch(func(tx *bolt.Tx) error {
+	return db.group.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCertificates)
 		if b.Get(serialKey(r.Serial)) != nil {
 			return fmt.Errorf("serial %s: %w", r.Serial, ErrSerialExists)
@@ -97,7 +97,7 @@ func (db *DB) RecordIntent(r CertRecord) error {
 // marks it issued with status good. The record must be an intent with the
 // same TBS hash.
 func (db *DB) CompleteIssuance(serial string, tbsHash, der []byte, at time.Time) error {
-	return db.Batch(func(tx *bolt.Tx) error {
+	return db.group.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCertificates)
 		r, err := getCert(b, serial)
 		if err != nil {

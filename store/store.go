@@ -28,6 +28,13 @@ var ErrNewerSchema = errors.New("the database was written by a newer appliance v
 // DB is the open database.
 type DB struct {
 	*bolt.DB
+	group *groupCommitter
+}
+
+// Close waits for the queued writes and closes the file.
+func (db *DB) Close() error {
+	db.group.close()
+	return db.DB.Close()
 }
 
 // Open opens or creates the database at path with mode 0600. It waits at
@@ -66,7 +73,7 @@ func Open(path string, timeout time.Duration) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise database %s: %w", path, err)
 	}
-	return &DB{db}, nil
+	return &DB{DB: db, group: newGroupCommitter(db)}, nil
 }
 
 // Schema returns the stored schema version.
