@@ -73,6 +73,9 @@ func NewAuthority(ctx context.Context, cfg AuthorityConfig) (*Authority, error) 
 	return a, nil
 }
 
+// SetHooks replaces the hooks. Call it before the Authority is used.
+func (a *Authority) SetHooks(h Hooks) { a.hooks = h }
+
 // CACertificate returns the certificate of CA name.
 func (a *Authority) CACertificate(name string) (*x509.Certificate, error) {
 	c, ok := a.certs[name]

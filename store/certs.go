@@ -172,7 +172,8 @@ type Revocation struct {
 	At             time.Time
 }
 
-// Revoke marks an issued certificate revoked. Revoking again with the same
+// Revoke marks an issued certificate revoked and drops its pre-signed OCSP
+// responses in the same transaction. Revoking again with the same
 // reason and invalidity date is accepted and changes nothing (it returns the
 // stored record); a different story fails with ErrRevokedDifferently.
 func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
@@ -195,7 +196,16 @@ func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
 		}
 		r.Status, r.Reason, r.InvalidityDate, r.RevokedBy, r.RevokedAt = StatusRevoked, rv.Reason, rv.InvalidityDate.UTC(), rv.Actor, rv.At.UTC()
 		out = r
-		return putCert(b, r)
+		if err := putCert(b, r); err != nil {
+			return err
+		}
+		// The pre-signed "good" OCSP responses go in the same transaction:
+		// a crash before the responder re-signs must not leave them served.
+		key, err := ocspKey(r.CA, r.Serial)
+		if err != nil {
+			return err
+		}
+		return deleteOCSP(tx, key)
 	})
 	return out, err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,11 +80,32 @@ func (db *DB) PutOCSP(ca, serial string, der []byte, thisUpdate, nextUpdate time
 	})
 }
 
-// DeleteOCSP drops the cached response of ca/serial, if any.
+// DeleteOCSP drops every cached response of the certificate: ca/serial and
+// its variants ca/serial/... (the responder keeps SHA-256 CertIDs under
+// ca/serial/sha256).
 func (db *DB) DeleteOCSP(ca, serial string) error {
 	key, err := ocspKey(ca, serial)
 	if err != nil {
 		return err
 	}
-	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOCSP).Delete(key) })
+	return db.Update(func(tx *bolt.Tx) error { return deleteOCSP(tx, key) })
+}
+
+func deleteOCSP(tx *bolt.Tx, key []byte) error {
+	b := tx.Bucket(bucketOCSP)
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	prefix := append(append([]byte(nil), key...), '/')
+	var variants [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		variants = append(variants, append([]byte(nil), k...))
+	}
+	for _, k := range variants {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -77,13 +77,48 @@ func TestOCSPCache(t *testing.T) {
 			t.Fatalf("serial %x after reopen: %q %v %v", i+1, der, ok, err)
 		}
 	}
+	for _, serial := range []string{"abc/sha256", "abcd", "abcd/sha256"} {
+		if err := db.PutOCSP("issuing", serial, []byte(serial), t0, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := db.DeleteOCSP("issuing", "abc"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok, _ := db.GetOCSP("issuing", "abc"); ok {
-		t.Fatal("deleted response still there")
+	for serial, want := range map[string]bool{"abc": false, "abc/sha256": false, "abcd": true, "abcd/sha256": true} {
+		if _, _, ok, _ := db.GetOCSP("issuing", serial); ok != want {
+			t.Errorf("after DeleteOCSP(abc): %s present=%v, want %v", serial, ok, want)
+		}
 	}
 	if err := db.DeleteOCSP("issuing", "abc"); err != nil {
 		t.Fatalf("deleting a missing response: %v", err)
+	}
+}
+
+func TestRevokeDropsPresignedOCSPResponses(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "a.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	if err := db.RecordIntent(CertRecord{Serial: "abc1", CA: "admin", TBSHash: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompleteIssuance("abc1", []byte{1}, []byte{0x30}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"abc1", "abc1/sha256"} {
+		if err := db.PutOCSP("admin", s, []byte("good"), now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Revoke("abc1", Revocation{Reason: 1, Actor: "t", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"abc1", "abc1/sha256"} {
+		if _, _, ok, err := db.GetOCSP("admin", s); err != nil || ok {
+			t.Fatalf("OCSP response %s survived the revocation: ok=%v err=%v", s, ok, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/psre/appliance/adminsock"
 	"github.com/psre/appliance/ca"
+	"github.com/psre/appliance/ca/ocsp"
 	"github.com/psre/appliance/hsm"
 )
 
@@ -53,7 +55,7 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 		portalLn.Close()
 		return fmt.Errorf("listen on %s (metrics): %w", addrs.metrics, err)
 	}
-	svc, err := openService(ctx, d.dir, demoSettings(portalLn.Addr().String()), d.metrics, d.log)
+	svc, err := openService(ctx, d.dir, demoSettings(portalLn.Addr().String()), d.metrics, reg, d.log)
 	if err != nil {
 		portalLn.Close()
 		metricsLn.Close()
@@ -61,9 +63,7 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 	}
 	defer svc.close()
 
-	portal := mux.NewRouter()
-	svc.register(portal)
-	portal.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
+	portal := svc.handler(func(r *mux.Router) { r.HandleFunc("/healthz", healthz).Methods(http.MethodGet) })
 	metrics := mux.NewRouter()
 	metrics.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})).Methods(http.MethodGet)
 	metrics.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
@@ -136,22 +136,40 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 
 // service is the opened CA with what serves it.
 type service struct {
-	st  *state
-	log *slog.Logger
+	st   *state
+	ocsp *ocsp.Responder
+	log  *slog.Logger
 }
 
-func openService(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, log *slog.Logger) (*service, error) {
+func openService(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger) (*service, error) {
 	st, err := openState(ctx, dir, settings, metrics, log, ca.Hooks{})
 	if err != nil {
 		return nil, err
 	}
-	return &service{st: st, log: log}, nil
+	resp, err := st.startOCSP(ctx, reg)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return &service{st: st, ocsp: resp, log: log}, nil
 }
 
 func (s *service) close() { s.st.close() }
 
-func (s *service) register(r *mux.Router) {
+// handler is the portal listener's handler: the repository routes, and
+// /ocsp handed to the responder before any router can clean the path (a
+// GET request's base64 may contain "//", which routers redirect).
+func (s *service) handler(extra func(*mux.Router)) http.Handler {
+	r := mux.NewRouter()
 	s.st.authority.RegisterRepository(r)
+	extra(r)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if p := req.URL.Path; p == "/ocsp" || strings.HasPrefix(p, "/ocsp/") {
+			s.ocsp.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 // maintain refreshes CRLs well before their nextUpdate until ctx ends.
@@ -168,6 +186,11 @@ func (s *service) maintain(ctx context.Context, every time.Duration) {
 			s.log.ErrorContext(ctx, "CRL refresh", "error", err)
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "CRLs refreshed", "count", n)
+		}
+		if n, err := s.ocsp.Refresh(ctx); err != nil {
+			s.log.ErrorContext(ctx, "OCSP refresh", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "OCSP responses refreshed", "count", n)
 		}
 	}
 }

@@ -47,6 +47,7 @@ type state struct {
 	db        *store.DB
 	authority *ca.Authority
 	certs     map[string]*x509.Certificate
+	log       *slog.Logger
 }
 
 // openState opens the state directory laid out by `appliance demo`. The
@@ -60,7 +61,7 @@ func openState(ctx context.Context, dir string, settings caSettings, metrics *hs
 			return nil, err
 		}
 	}
-	st = &state{dir: dir, certs: map[string]*x509.Certificate{}}
+	st = &state{dir: dir, certs: map[string]*x509.Certificate{}, log: log}
 	defer func() {
 		if err != nil {
 			st.close()
