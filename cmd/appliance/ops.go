@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -56,12 +55,9 @@ func (d directOps) issue(ctx context.Context, r issueRequest, actor string) (iss
 	if profile != ca.ProfileOfficer && profile != ca.ProfileTLS {
 		return issueResult{}, fmt.Errorf("%w: profile %q: the CLI issues officer and tls certificates (individual ones come from the portal)", ca.ErrBadRequest, r.Profile)
 	}
-	csr, err := x509.ParseCertificateRequest(r.CSR)
+	csr, err := ca.ParseCSR(r.CSR)
 	if err != nil {
-		return issueResult{}, fmt.Errorf("%w: the CSR does not parse: %v", ca.ErrBadRequest, err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return issueResult{}, fmt.Errorf("%w: the CSR's signature does not verify (it was not made with the key it carries): %v", ca.ErrBadRequest, err)
+		return issueResult{}, err
 	}
 	caName, err := d.st.authority.IssuerFor(profile)
 	if err != nil {
