@@ -42,7 +42,7 @@ run: deps build
 	bin/appliance demo --state $(STATE)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./hsm/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/
 
 clean:
 	rm -rf bin
