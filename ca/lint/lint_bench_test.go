@@ -7,8 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"sort"
 	"testing"
 	"time"
+
+	zx509 "github.com/zmap/zcrypto/x509"
 )
 
 // BenchmarkPreSign measures building, throwaway-signing and linting one
@@ -41,4 +44,51 @@ func BenchmarkPreSign(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N*perIteration), "µs/cert")
+}
+
+// BenchmarkLintCost runs each lint of the registry on one officer
+// certificate and logs the most expensive, to show where linting time goes.
+func BenchmarkLintCost(b *testing.B) {
+	l, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(1), 100), Subject: pkix.Name{Country: []string{"ID"}, CommonName: "Officer"},
+		NotBefore: now, NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		SubjectKeyId: []byte{2}, AuthorityKeyId: []byte{1}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), caKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := zx509.ParseCertificate(der)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type cost struct {
+		name string
+		d    time.Duration
+	}
+	const runs = 50
+	var costs []cost
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		costs, total = costs[:0], 0
+		for _, lt := range l.certs.lints {
+			start := time.Now()
+			for j := 0; j < runs; j++ {
+				lt.Execute(c, l.certs.cfg)
+			}
+			d := time.Since(start) / runs
+			costs = append(costs, cost{lt.Name, d})
+			total += d
+		}
+	}
+	sort.Slice(costs, func(i, j int) bool { return costs[i].d > costs[j].d })
+	b.ReportMetric(float64(total.Microseconds()), "µs/cert-all-lints")
+	for _, c := range costs[:8] {
+		b.Logf("%-55s %6.1f µs (%4.1f%%)", c.name, float64(c.d.Nanoseconds())/1000, 100*float64(c.d)/float64(total))
+	}
 }
