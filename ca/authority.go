@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/psre/appliance/store"
@@ -33,6 +34,21 @@ type Authority struct {
 	pkiDir  string                       // if set, CRLs are also written here as NAME.crl
 	hooks   Hooks
 	log     *slog.Logger
+
+	mu    sync.Mutex
+	stale map[string]bool // CAs whose latest CRL misses a revocation
+}
+
+func (a *Authority) markStale(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stale[name] = true
+}
+
+func (a *Authority) isStale(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stale[name]
 }
 
 // AuthorityConfig wires an Authority.
@@ -56,7 +72,7 @@ func NewAuthority(ctx context.Context, cfg AuthorityConfig) (*Authority, error) 
 		cfg.Logger = slog.Default()
 	}
 	a := &Authority{db: cfg.DB, issuers: map[string]*Issuer{}, crls: map[string]*CRLSigner{},
-		certs: map[string]*x509.Certificate{}, pkiDir: cfg.PKIDir, hooks: cfg.Hooks, log: cfg.Logger}
+		certs: map[string]*x509.Certificate{}, pkiDir: cfg.PKIDir, hooks: cfg.Hooks, log: cfg.Logger, stale: map[string]bool{}}
 	for _, is := range cfg.Issuers {
 		a.issuers[is.Name()] = is
 		a.certs[is.Name()] = is.Certificate()
@@ -146,14 +162,18 @@ func (a *Authority) Revoke(ctx context.Context, serial string, reason int, inval
 	if !invalidity.IsZero() && invalidity.After(time.Now()) {
 		return store.CertRecord{}, badRequest("the invalidity date lies in the future")
 	}
-	rec, err := a.db.Revoke(SerialHex(n), store.Revocation{Reason: reason, InvalidityDate: invalidity, Actor: actor, At: time.Now()})
+	rec, changed, err := a.db.Revoke(SerialHex(n), store.Revocation{Reason: reason, InvalidityDate: invalidity, Actor: actor, At: time.Now()})
 	if err != nil {
 		return store.CertRecord{}, err
 	}
+	if !changed {
+		return rec, nil // the same revocation again: nothing to publish
+	}
 	a.log.InfoContext(ctx, "certificate revoked", "serial", rec.Serial, "ca", rec.CA, "reason", reason, "actor", actor)
 	if _, err := a.SignCRL(ctx, rec.CA); err != nil && !errors.Is(err, ErrUnknownCA) {
-		// The revocation is stored; the scheduled CRL run will retry.
-		a.log.ErrorContext(ctx, "re-signing the CRL after a revocation failed; the schedule retries", "ca", rec.CA, "error", err)
+		// The revocation is stored; the next maintenance tick retries.
+		a.markStale(rec.CA)
+		a.log.ErrorContext(ctx, "re-signing the CRL after a revocation failed; the next maintenance run retries", "ca", rec.CA, "error", err)
 	}
 	if a.hooks.Revoked != nil {
 		a.hooks.Revoked(ctx, rec.CA, n)
@@ -181,6 +201,9 @@ func (a *Authority) SignCRL(ctx context.Context, name string) (store.CRLRecord, 
 	if err != nil {
 		return store.CRLRecord{}, err
 	}
+	a.mu.Lock()
+	delete(a.stale, name)
+	a.mu.Unlock()
 	if a.pkiDir != "" {
 		if err := writeFileAtomic(filepath.Join(a.pkiDir, name+".crl"), rec.DER); err != nil {
 			return rec, fmt.Errorf("write CRL of %s: %w", name, err)
@@ -210,8 +233,9 @@ func (a *Authority) CRL(name string) ([]byte, error) {
 	return der, nil
 }
 
-// RefreshCRLs signs a new CRL for every CA whose latest one is missing or
-// has less than half its lifetime left. It returns how many it signed.
+// RefreshCRLs signs a new CRL for every CA whose latest one is missing,
+// misses a revocation (its re-signing failed), or has less than half its
+// lifetime left. It returns how many it signed.
 func (a *Authority) RefreshCRLs(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
@@ -219,7 +243,7 @@ func (a *Authority) RefreshCRLs(ctx context.Context) (int, error) {
 		rec, err := a.db.LatestCRL(name)
 		if err == nil {
 			half := rec.ThisUpdate.Add(rec.NextUpdate.Sub(rec.ThisUpdate) / 2)
-			if c.cfg.Now().Before(half) {
+			if c.cfg.Now().Before(half) && !a.isStale(name) {
 				continue
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

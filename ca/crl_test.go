@@ -42,18 +42,18 @@ func TestRevokeAndCRL(t *testing.T) {
 
 	inval := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	rv := store.Revocation{Reason: 1, InvalidityDate: inval, Actor: "ra-officer", At: time.Now()}
-	if _, err := tc.db.Revoke(serial, rv); err != nil {
-		t.Fatal(err)
+	if _, changed, err := tc.db.Revoke(serial, rv); err != nil || !changed {
+		t.Fatalf("revoke: changed=%v, %v", changed, err)
 	}
-	if _, err := tc.db.Revoke(serial, rv); err != nil {
-		t.Fatalf("the same revocation again: %v", err)
+	if _, changed, err := tc.db.Revoke(serial, rv); err != nil || changed {
+		t.Fatalf("the same revocation again: changed=%v, %v", changed, err)
 	}
 	other := rv
 	other.Reason = 4
-	if _, err := tc.db.Revoke(serial, other); !errors.Is(err, store.ErrRevokedDifferently) {
+	if _, _, err := tc.db.Revoke(serial, other); !errors.Is(err, store.ErrRevokedDifferently) {
 		t.Fatalf("a different story: %v", err)
 	}
-	if _, err := tc.db.Revoke("abcdef", rv); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := tc.db.Revoke("abcdef", rv); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown serial: %v", err)
 	}
 	second, err := crls.Sign(ctx)

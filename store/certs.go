@@ -173,11 +173,13 @@ type Revocation struct {
 }
 
 // Revoke marks an issued certificate revoked and drops its pre-signed OCSP
-// responses in the same transaction. Revoking again with the same
-// reason and invalidity date is accepted and changes nothing (it returns the
-// stored record); a different story fails with ErrRevokedDifferently.
-func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
+// responses in the same transaction. Revoking again with the same reason
+// and invalidity date is accepted and changes nothing (changed is false and
+// the stored record is returned); a different story fails with
+// ErrRevokedDifferently.
+func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, bool, error) {
 	var out CertRecord
+	changed := false
 	err := db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCertificates)
 		r, err := getCert(b, serial)
@@ -195,7 +197,7 @@ func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
 			return fmt.Errorf("revoke %s: revoked on %s with reason %d: %w", serial, r.RevokedAt.Format(time.RFC3339), r.Reason, ErrRevokedDifferently)
 		}
 		r.Status, r.Reason, r.InvalidityDate, r.RevokedBy, r.RevokedAt = StatusRevoked, rv.Reason, rv.InvalidityDate.UTC(), rv.Actor, rv.At.UTC()
-		out = r
+		out, changed = r, true
 		if err := putCert(b, r); err != nil {
 			return err
 		}
@@ -207,5 +209,8 @@ func (db *DB) Revoke(serial string, rv Revocation) (CertRecord, error) {
 		}
 		return deleteOCSP(tx, key)
 	})
-	return out, err
+	if err != nil {
+		return CertRecord{}, false, err
+	}
+	return out, changed, nil
 }

@@ -113,7 +113,7 @@ func TestRevokeDropsPresignedOCSPResponses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.Revoke("abc1", Revocation{Reason: 1, Actor: "t", At: now}); err != nil {
+	if _, _, err := db.Revoke("abc1", Revocation{Reason: 1, Actor: "t", At: now}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"abc1", "abc1/sha256"} {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os/user"
 	"strconv"
 
@@ -145,17 +146,17 @@ func (r remoteOps) issue(ctx context.Context, body issueRequest, _ string) (issu
 
 func (r remoteOps) revoke(ctx context.Context, serial string, body revokeRequest, _ string) (store.CertRecord, error) {
 	var rec store.CertRecord
-	return rec, r.call(ctx, http.MethodPost, "/v1/certs/"+serial+"/revoke", body, &rec)
+	return rec, r.call(ctx, http.MethodPost, "/v1/certs/"+url.PathEscape(serial)+"/revoke", body, &rec)
 }
 
 func (r remoteOps) show(ctx context.Context, serial string) (store.CertRecord, error) {
 	var rec store.CertRecord
-	return rec, r.call(ctx, http.MethodGet, "/v1/certs/"+serial, nil, &rec)
+	return rec, r.call(ctx, http.MethodGet, "/v1/certs/"+url.PathEscape(serial), nil, &rec)
 }
 
 func (r remoteOps) crl(ctx context.Context, caName string) ([]byte, error) {
 	var res struct {
 		DER []byte `json:"der"`
 	}
-	return res.DER, r.call(ctx, http.MethodPost, "/v1/crl/"+caName, nil, &res)
+	return res.DER, r.call(ctx, http.MethodPost, "/v1/crl/"+url.PathEscape(caName), nil, &res)
 }

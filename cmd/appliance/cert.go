@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/psre/appliance/ca"
@@ -119,7 +118,10 @@ func certRevoke(ctx context.Context, args []string, stdout io.Writer, log *slog.
 		return err
 	}
 	if _, err := ca.ParseReason(*reason); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if _, err := ca.ParseSerial(*serial); err != nil {
+		return fmt.Errorf("%w: --serial: %v", errUsage, err)
 	}
 	var inv time.Time
 	if *invalidity != "" {
@@ -149,6 +151,9 @@ func certShow(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err := parseFlags(fs, args, "state", "serial"); err != nil {
 		return err
 	}
+	if _, err := ca.ParseSerial(*serial); err != nil {
+		return fmt.Errorf("%w: --serial: %v", errUsage, err)
+	}
 	ops, err := openOps(ctx, *dir, log)
 	if err != nil {
 		return err
@@ -172,9 +177,18 @@ func crlCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err := parseFlags(fs, args, "state", "ca", "out"); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Dir(*out)); err != nil {
-		return fmt.Errorf("output directory: %w", err)
+	// Claim the output first: no CRL is signed that cannot be written.
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
 	}
+	written := false
+	defer func() {
+		f.Close()
+		if !written {
+			os.Remove(*out)
+		}
+	}()
 	ops, err := openOps(ctx, *dir, log)
 	if err != nil {
 		return err
@@ -184,17 +198,13 @@ func crlCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("output: %w", err)
-	}
 	if _, err := f.Write(der); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := f.Sync(); err != nil {
 		return err
 	}
+	written = true
 	fmt.Fprintf(stdout, "CRL of %s written to %s\n", *caName, *out)
 	return nil
 }
