@@ -56,10 +56,9 @@ func openState(ctx context.Context, dir string, settings caSettings, metrics *hs
 	if _, err := os.Stat(filepath.Join(dir, "appliance.db")); err != nil {
 		return nil, fmt.Errorf("%s is not an appliance state directory (no appliance.db): run `appliance demo --state %s --init-only` first", dir, dir)
 	}
-	if os.Getenv("SOFTHSM2_CONF") == "" {
-		if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
-			return nil, err
-		}
+	// The state directory's tokens, whatever the environment said.
+	if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
+		return nil, err
 	}
 	st = &state{dir: dir, certs: map[string]*x509.Certificate{}, log: log}
 	defer func() {
