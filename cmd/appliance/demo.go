@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/ceremony"
 	"github.com/psre/appliance/hsm"
 	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
@@ -36,6 +37,7 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	portalAddr := fs.String("portal-addr", defaultPortalAddr, "listen address of the portal and repository (CRLs, CA certificates, OCSP)")
 	consoleAddr := fs.String("console-addr", defaultConsoleAddr, "listen address of the officers' console (not served yet)")
 	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr, "listen address for /metrics and /healthz")
+	crlLifetime := fs.Duration("crl-lifetime", ca.DefaultCRLLifetime, "distance from a CRL's thisUpdate to its nextUpdate (at most 10 days: CA/B Forum BR 4.9.7); CRLs are re-signed at half of it")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -59,7 +61,10 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	if *initOnly {
 		return nil
 	}
-	return serveDemo(ctx, d, reg, listenAddrs{portal: *portalAddr, console: *consoleAddr, metrics: *metricsAddr})
+	if *crlLifetime <= 0 || *crlLifetime > 10*24*time.Hour {
+		return fmt.Errorf("%w: --crl-lifetime %v is outside (0, 240h]", errUsage, *crlLifetime)
+	}
+	return serveDemo(ctx, d, reg, listenAddrs{portal: *portalAddr, console: *consoleAddr, metrics: *metricsAddr}, *crlLifetime)
 }
 
 type demo struct {

@@ -40,7 +40,7 @@ const maintenanceInterval = time.Minute
 // serveDemo opens the CA on the demo's state directory and serves the
 // portal listener (repository: CRLs, CA certificates, OCSP), the metrics
 // listener and the admin socket until ctx ends.
-func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs listenAddrs) error {
+func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs listenAddrs, crlLifetime time.Duration) error {
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -55,7 +55,9 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 		portalLn.Close()
 		return fmt.Errorf("listen on %s (metrics): %w", addrs.metrics, err)
 	}
-	svc, err := openService(ctx, d.dir, demoSettings(portalLn.Addr().String()), d.metrics, reg, d.log)
+	settings := demoSettings(portalLn.Addr().String())
+	settings.CRLLifetime = crlLifetime
+	svc, err := openService(ctx, d.dir, settings, d.metrics, reg, d.log)
 	if err != nil {
 		portalLn.Close()
 		metricsLn.Close()
