@@ -44,6 +44,9 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	if *state == "" || fs.NArg() != 0 {
 		return fmt.Errorf("%w: demo needs --state DIR and nothing else", errUsage)
 	}
+	if *crlLifetime <= 0 || *crlLifetime > 10*24*time.Hour {
+		return fmt.Errorf("%w: --crl-lifetime %v is outside (0, 240h]", errUsage, *crlLifetime)
+	}
 	dir, err := filepath.Abs(*state)
 	if err != nil {
 		return err
@@ -60,9 +63,6 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	fmt.Fprintf(stdout, "demo state ready in %s\n", dir)
 	if *initOnly {
 		return nil
-	}
-	if *crlLifetime <= 0 || *crlLifetime > 10*24*time.Hour {
-		return fmt.Errorf("%w: --crl-lifetime %v is outside (0, 240h]", errUsage, *crlLifetime)
 	}
 	return serveDemo(ctx, d, reg, listenAddrs{portal: *portalAddr, console: *consoleAddr, metrics: *metricsAddr}, *crlLifetime)
 }
