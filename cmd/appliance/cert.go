@@ -77,17 +77,11 @@ func certIssue(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 		csr = b
 	}
 	// Claim the output first: a certificate is never issued that cannot be written.
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	o, err := claimOutput(*out)
 	if err != nil {
-		return fmt.Errorf("output: %w", err)
+		return err
 	}
-	written := false
-	defer func() {
-		f.Close()
-		if !written {
-			os.Remove(*out)
-		}
-	}()
+	defer o.abandon()
 	ops, err := openOps(ctx, *dir, log)
 	if err != nil {
 		return err
@@ -97,13 +91,9 @@ func certIssue(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: res.DER})); err != nil {
-		return fmt.Errorf("write %s (the certificate is issued and stored as serial %s): %w", *out, res.Serial, err)
+	if err := o.write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: res.DER})); err != nil {
+		return fmt.Errorf("%w (the certificate is issued and stored as serial %s)", err, res.Serial)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s (the certificate is issued and stored as serial %s): %w", *out, res.Serial, err)
-	}
-	written = true
 	fmt.Fprintf(stdout, "issued %s certificate serial %s by CA %s: %s\n", *profile, res.Serial, res.CA, *out)
 	return nil
 }
@@ -178,17 +168,11 @@ func crlCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.
 		return err
 	}
 	// Claim the output first: no CRL is signed that cannot be written.
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	o, err := claimOutput(*out)
 	if err != nil {
-		return fmt.Errorf("output: %w", err)
+		return err
 	}
-	written := false
-	defer func() {
-		f.Close()
-		if !written {
-			os.Remove(*out)
-		}
-	}()
+	defer o.abandon()
 	ops, err := openOps(ctx, *dir, log)
 	if err != nil {
 		return err
@@ -198,13 +182,9 @@ func crlCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(der); err != nil {
+	if err := o.write(der); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	written = true
 	fmt.Fprintf(stdout, "CRL of %s written to %s\n", *caName, *out)
 	return nil
 }
@@ -223,4 +203,38 @@ func readSmall(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// claimedOutput is an output file created (O_EXCL) before the work that
+// fills it, and removed again if that work fails.
+type claimedOutput struct {
+	f       *os.File
+	written bool
+}
+
+func claimOutput(path string) (*claimedOutput, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return &claimedOutput{f: f}, nil
+}
+
+func (o *claimedOutput) write(data []byte) error {
+	if _, err := o.f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", o.f.Name(), err)
+	}
+	if err := o.f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", o.f.Name(), err)
+	}
+	o.written = true
+	return o.f.Close()
+}
+
+// abandon removes the file unless it was written.
+func (o *claimedOutput) abandon() {
+	if !o.written {
+		o.f.Close()
+		os.Remove(o.f.Name())
+	}
 }
