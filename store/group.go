@@ -22,7 +22,9 @@ type groupCommitter struct {
 	db   *bolt.DB
 	reqs chan groupReq
 	done chan struct{}
-	once sync.Once
+
+	mu     sync.RWMutex // held for reading while sending on reqs
+	closed bool
 }
 
 type groupReq struct {
@@ -39,14 +41,15 @@ func newGroupCommitter(db *bolt.DB) *groupCommitter {
 // update runs fn in a shared write transaction and returns when that
 // transaction has committed. fn must make no change when it returns an
 // error: the other writes of the group still commit.
-func (g *groupCommitter) update(fn func(*bolt.Tx) error) (err error) {
+func (g *groupCommitter) update(fn func(*bolt.Tx) error) error {
 	r := groupReq{fn: fn, result: make(chan error, 1)}
-	defer func() {
-		if recover() != nil { // send on the closed channel: Close raced us
-			err = ErrClosed
-		}
-	}()
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return ErrClosed
+	}
 	g.reqs <- r
+	g.mu.RUnlock()
 	return <-r.result
 }
 
@@ -85,6 +88,11 @@ func (g *groupCommitter) loop() {
 
 // close stops the committer after the queued writes are done.
 func (g *groupCommitter) close() {
-	g.once.Do(func() { close(g.reqs) })
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.reqs)
+	}
+	g.mu.Unlock()
 	<-g.done
 }

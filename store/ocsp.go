@@ -16,6 +16,7 @@ var bucketOCSP = []byte("ocsp")
 // ocspRecord is one pre-signed OCSP response, keyed "ca/serial".
 type ocspRecord struct {
 	DER        []byte    `json:"der"`
+	Revoked    bool      `json:"revoked,omitempty"` // the response says revoked
 	ThisUpdate time.Time `json:"this_update"`
 	NextUpdate time.Time `json:"next_update"`
 }
@@ -29,7 +30,8 @@ func ocspKey(ca, serial string) ([]byte, error) {
 
 // GetOCSP returns the cached OCSP response of serial (as the responder
 // names it: lower-case hex, perhaps with a suffix) under CA ca. ok is false
-// when there is none.
+// when there is none, or when it is not a revoked response but the
+// certificate is revoked.
 func (db *DB) GetOCSP(ca, serial string) (der []byte, nextUpdate time.Time, ok bool, err error) {
 	key, err := ocspKey(ca, serial)
 	if err != nil {
@@ -41,8 +43,11 @@ func (db *DB) GetOCSP(ca, serial string) (der []byte, nextUpdate time.Time, ok b
 		if raw == nil {
 			return nil
 		}
-		ok = true
-		return json.Unmarshal(raw, &r) // copies out of the mmap
+		if err := json.Unmarshal(raw, &r); err != nil { // copies out of the mmap
+			return err
+		}
+		ok = r.Revoked || !certRevoked(tx, serial)
+		return nil
 	})
 	if err != nil {
 		return nil, time.Time{}, false, fmt.Errorf("decode OCSP response %s: %w", key, err)
@@ -53,10 +58,13 @@ func (db *DB) GetOCSP(ca, serial string) (der []byte, nextUpdate time.Time, ok b
 	return r.DER, r.NextUpdate, true, nil
 }
 
-// PutOCSP stores a signed OCSP response for ca/serial. A response never
-// replaces one with a later thisUpdate (so a slow writer cannot put an
-// older status back). Concurrent calls share one commit (db.Batch).
-func (db *DB) PutOCSP(ca, serial string, der []byte, thisUpdate, nextUpdate time.Time) error {
+// PutOCSP stores a signed OCSP response for ca/serial; revoked says what it
+// answers. A response never replaces one with a later thisUpdate (so a slow
+// writer cannot put an older status back), and a response that is not
+// "revoked" is not stored for a certificate the store knows as revoked (a
+// revocation that committed while it was being signed). Concurrent calls
+// share one commit (db.Batch).
+func (db *DB) PutOCSP(ca, serial string, der []byte, revoked bool, thisUpdate, nextUpdate time.Time) error {
 	key, err := ocspKey(ca, serial)
 	if err != nil {
 		return err
@@ -64,11 +72,14 @@ func (db *DB) PutOCSP(ca, serial string, der []byte, thisUpdate, nextUpdate time
 	if len(der) == 0 || !nextUpdate.After(thisUpdate) {
 		return errors.New("OCSP response to store: empty, or nextUpdate not after thisUpdate")
 	}
-	raw, err := json.Marshal(ocspRecord{DER: der, ThisUpdate: thisUpdate.UTC(), NextUpdate: nextUpdate.UTC()})
+	raw, err := json.Marshal(ocspRecord{DER: der, Revoked: revoked, ThisUpdate: thisUpdate.UTC(), NextUpdate: nextUpdate.UTC()})
 	if err != nil {
 		return err
 	}
 	return db.Batch(func(tx *bolt.Tx) error {
+		if !revoked && certRevoked(tx, serial) {
+			return nil
+		}
 		b := tx.Bucket(bucketOCSP)
 		if old := b.Get(key); old != nil {
 			var prev ocspRecord
@@ -108,4 +119,12 @@ func deleteOCSP(tx *bolt.Tx, key []byte) error {
 		}
 	}
 	return nil
+}
+
+// certRevoked reports whether the certificate of an OCSP cache serial
+// ("hex" or "hex/variant") is recorded as revoked.
+func certRevoked(tx *bolt.Tx, serial string) bool {
+	base, _, _ := strings.Cut(serial, "/")
+	r, err := getCert(tx.Bucket(bucketCertificates), base)
+	return err == nil && r.Status == StatusRevoked
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,5 +62,24 @@ func TestOpenRefusesNewerSchemaAndLoosePermissions(t *testing.T) {
 	}
 	if _, err := Open(loose, time.Second); err == nil {
 		t.Fatal("a world-readable database was accepted")
+	}
+}
+
+func TestGroupWritesAfterCloseFailCleanly(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "a.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			done <- db.RecordIntent(CertRecord{Serial: fmt.Sprintf("%x", i+1), TBSHash: []byte{1}})
+		}()
+	}
+	db.Close()
+	for i := 0; i < 16; i++ {
+		if err := <-done; err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatalf("a write racing Close: %v", err)
+		}
 	}
 }

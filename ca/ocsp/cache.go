@@ -199,7 +199,7 @@ func (r *Responder) signEntry(ctx context.Context, s *served, k cacheKey, serial
 	}
 	r.mem.put(e)
 	if r.cfg.Cache != nil {
-		if err := r.cfg.Cache.PutOCSP(k.ca, k.storeSerial(), out.der, out.thisUpdate, out.nextUpdate); err != nil {
+		if err := r.cfg.Cache.PutOCSP(k.ca, k.storeSerial(), out.der, out.status == xocsp.Revoked, out.thisUpdate, out.nextUpdate); err != nil {
 			r.log.WarnContext(ctx, "OCSP cache write failed; the response is kept in memory", "ca", k.ca, "serial", k.serial, "error", err)
 		}
 	}

@@ -49,7 +49,8 @@ type Signer struct {
 // the stored ones.
 type Cache interface {
 	GetOCSP(ca, serial string) (der []byte, nextUpdate time.Time, ok bool, err error)
-	PutOCSP(ca, serial string, der []byte, thisUpdate, nextUpdate time.Time) error
+	// PutOCSP stores a response; revoked says whether it answers revoked.
+	PutOCSP(ca, serial string, der []byte, revoked bool, thisUpdate, nextUpdate time.Time) error
 }
 
 // Config wires a Responder.
