@@ -125,6 +125,9 @@ func (c *memCache) lock(ca, serial string) (unlock func()) {
 	}
 }
 
+// errTryLater means every live-signing slot is taken.
+var errTryLater = errors.New("too many OCSP responses are being signed for single requests; try later")
+
 // cached returns the response for a request without a nonce: from memory,
 // from the Cache, or signed now (live). If signing fails, a previous
 // response that has not expired is served instead.
@@ -147,6 +150,13 @@ func (r *Responder) cached(ctx context.Context, s *served, hash crypto.Hash, ser
 		return old, false, nil // signed by the goroutine we waited for
 	}
 	st, err := r.lookup(ctx, s, serial)
+	if err == nil && st.Status == xocsp.Unknown {
+		// Signed for this request only and never kept: bounded.
+		if !r.acquireLive() {
+			return nil, false, errTryLater
+		}
+		defer r.releaseLive()
+	}
 	var e *entry
 	if err == nil {
 		e, err = r.signEntry(ctx, s, k, serial, st)

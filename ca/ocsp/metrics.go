@@ -15,6 +15,7 @@ const (
 	labelMalformed    = "malformed"
 	labelUnauthorized = "unauthorized"
 	labelInternal     = "internal_error"
+	labelTryLater     = "try_later"
 
 	sourceCache = "cache"
 	sourceLive  = "live"
@@ -42,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "appliance_ocsp_responses_total",
-			Help: "OCSP responses by status (good, revoked, unknown, malformed, unauthorized, internal_error) and source (cache: pre-signed; live: signed or refused for this request).",
+			Help: "OCSP responses by status (good, revoked, unknown, malformed, unauthorized, internal_error, try_later) and source (cache: pre-signed; live: signed or refused for this request).",
 		}, []string{"status", "source"}),
 		signing: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "appliance_ocsp_signing_duration_seconds",
@@ -59,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, l := range []string{labelGood, labelRevoked} {
 		m.responses.WithLabelValues(l, sourceCache)
 	}
-	for _, l := range []string{labelGood, labelRevoked, labelUnknown, labelMalformed, labelUnauthorized, labelInternal} {
+	for _, l := range []string{labelGood, labelRevoked, labelUnknown, labelMalformed, labelUnauthorized, labelInternal, labelTryLater} {
 		m.responses.WithLabelValues(l, sourceLive)
 	}
 	if reg == nil {

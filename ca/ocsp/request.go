@@ -70,6 +70,11 @@ func parseRequest(der []byte) (*request, error) {
 	if base.SerialNumber == nil {
 		return nil, malformed("no serial number")
 	}
+	// RFC 5280 4.1.2.2: serials are positive and at most 20 octets; anything
+	// else was never issued here and would only make us sign chosen bytes.
+	if base.SerialNumber.Sign() <= 0 || len(base.SerialNumber.Bytes()) > 20 {
+		return nil, malformed("serial number is not positive or longer than 20 octets")
+	}
 	req := &request{hash: base.HashAlgorithm, nameHash: base.IssuerNameHash, keyHash: base.IssuerKeyHash, serial: base.SerialNumber}
 	seen := make(map[string]bool, len(tbs.RequestExtensions))
 	for _, ext := range tbs.RequestExtensions {

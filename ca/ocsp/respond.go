@@ -3,6 +3,7 @@ package ocsp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,7 @@ var errorResponses = map[string][]byte{
 	labelMalformed:    xocsp.MalformedRequestErrorResponse,
 	labelUnauthorized: xocsp.UnauthorizedErrorResponse,
 	labelInternal:     xocsp.InternalErrorErrorResponse,
+	labelTryLater:     xocsp.TryLaterErrorResponse,
 }
 
 // failed is an error answer with the response for label.
@@ -73,7 +75,11 @@ func (r *Responder) answer(ctx context.Context, der []byte) result {
 	if s == nil {
 		return failed(labelUnauthorized, fmt.Errorf("no CA served here has issuer name hash %x and key hash %x (%v)", req.nameHash, req.keyHash, req.hash))
 	}
-	if req.nonce != nil {
+	// A nonce asks for a signature of its own. When the live-signing slots
+	// are taken (a flood of nonce requests), the nonce is ignored and the
+	// pre-signed response served, as RFC 8954 section 2.1 allows.
+	if req.nonce != nil && r.acquireLive() {
+		defer r.releaseLive()
 		st, err := r.lookup(ctx, s, req.serial)
 		if err != nil {
 			return failed(labelInternal, err)
@@ -85,6 +91,9 @@ func (r *Responder) answer(ctx context.Context, der []byte) result {
 		return result{der: out.der, label: statusLabel(out.status), live: true, nonce: true, this: out.thisUpdate, next: out.nextUpdate}
 	}
 	e, live, err := r.cached(ctx, s, req.hash, req.serial)
+	if errors.Is(err, errTryLater) {
+		return failed(labelTryLater, err)
+	}
 	if err != nil {
 		return failed(labelInternal, err)
 	}

@@ -73,7 +73,24 @@ type Responder struct {
 	log     *slog.Logger
 	m       *metrics
 	mem     *memCache
+	// live bounds the HSM signatures made for single requests (nonces,
+	// unknown serials) so that a flood cannot take the HSM from issuance.
+	live chan struct{}
 }
+
+// maxLiveSignings bounds concurrent per-request OCSP signatures.
+const maxLiveSignings = 16
+
+func (r *Responder) acquireLive() bool {
+	select {
+	case r.live <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *Responder) releaseLive() { <-r.live }
 
 // served is a Signer with what signing and matching need precomputed.
 type served struct {
@@ -108,7 +125,7 @@ func New(cfg Config) (*Responder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Responder{cfg: cfg, byCA: make(map[string]*served), log: cfg.Logger, mem: newMemCache()}
+	r := &Responder{cfg: cfg, byCA: make(map[string]*served), log: cfg.Logger, mem: newMemCache(), live: make(chan struct{}, maxLiveSignings)}
 	now := cfg.Now()
 	for _, sg := range cfg.Signers {
 		s, err := prepare(sg, now)
