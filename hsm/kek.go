@@ -46,6 +46,10 @@ func (k *KEK) aeadFor(cn conn) (cipher.AEAD, error) {
 		return k.aead, nil
 	}
 	key, err := findSecret(cn, k.uri)
+	if errors.Is(err, ErrKeyNotFound) && k.aead != nil {
+		// Found before: a logout hides private objects; log in again.
+		return nil, fmt.Errorf("%w: key %s is no longer visible, probably a logout: %w", ErrSessionLost, k.uri, err)
+	}
 	if err != nil {
 		return nil, err
 	}

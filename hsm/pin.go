@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -95,8 +96,8 @@ func readPINFile(path, what string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("PIN for %s: stat PIN file: %w", what, err)
 	}
-	if st.Mode().Perm()&0o007 != 0 {
-		return "", fmt.Errorf("PIN for %s: PIN file %s is readable by others (mode %v): chmod 0600 it", what, path, st.Mode().Perm())
+	if err := checkPINFileMode(st); err != nil {
+		return "", fmt.Errorf("PIN for %s: PIN file %s %v", what, path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 1024))
 	if err != nil {
@@ -107,4 +108,23 @@ func readPINFile(path, what string) (string, error) {
 		return "", fmt.Errorf("PIN for %s: PIN file %s is empty: %w", what, path, ErrPINMissing)
 	}
 	return pin, nil
+}
+
+// checkPINFileMode accepts a PIN file that only its owner can read (0600,
+// 0400), or one owned by root that its group may read but not write (the
+// systemd layout, 0640 root:appliance). Nobody else may read it, and no
+// group may write it.
+func checkPINFileMode(st os.FileInfo) error {
+	perm := st.Mode().Perm()
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("is not a regular file")
+	}
+	if perm&0o077 == 0 {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if ok && sys.Uid == 0 && perm&0o037 == 0 {
+		return nil
+	}
+	return fmt.Errorf("has mode %v: chmod 0600 it (or 0640 owned by root for a service group)", perm)
 }

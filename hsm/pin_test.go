@@ -32,6 +32,8 @@ func TestReadPIN(t *testing.T) {
 	good := write("good", "s3cret\n", 0o600)
 	loose := write("loose", "s3cret\n", 0o644)
 	empty := write("empty", "\n", 0o600)
+	groupWritable := write("group-writable", "s3cret\n", 0o660)
+	rootGroupReadable := write("root-group-readable", "s3cret\n", 0o640) // the tests run as root
 	t.Setenv("APPLIANCE_TEST_PIN", "from-env")
 	t.Setenv("APPLIANCE_TEST_EMPTY", "")
 
@@ -49,6 +51,8 @@ func TestReadPIN(t *testing.T) {
 		{name: "no source", src: "", wantErr: hsm.ErrPINMissing, msg: "no default PIN"},
 		{name: "missing file", src: hsm.PINSource("file:" + filepath.Join(dir, "absent")), wantErr: hsm.ErrPINMissing, msg: "does not exist"},
 		{name: "world-readable file", src: hsm.PINSource("file:" + loose), msg: "chmod 0600"},
+		{name: "group-writable file", src: hsm.PINSource("file:" + groupWritable), msg: "chmod 0600"},
+		{name: "root-owned, group-readable file", src: hsm.PINSource("file:" + rootGroupReadable), want: "s3cret"},
 		{name: "empty file", src: hsm.PINSource("file:" + empty), wantErr: hsm.ErrPINMissing, msg: "is empty"},
 		{name: "unset env", src: "env:APPLIANCE_TEST_UNSET_VAR", wantErr: hsm.ErrPINMissing, msg: "APPLIANCE_TEST_UNSET_VAR is not set"},
 		{name: "empty env", src: "env:APPLIANCE_TEST_EMPTY", wantErr: hsm.ErrPINMissing},

@@ -92,6 +92,11 @@ func (s *Signer) keyFor(cn conn) (crypto11.Signer, error) {
 		return s.key, nil
 	}
 	k, err := findPair(cn, s.uri)
+	if errors.Is(err, ErrKeyNotFound) {
+		// The key was there before: private objects vanish when the token
+		// logs out (another application, a reset), so log in again.
+		return nil, fmt.Errorf("%w: key %s is no longer visible, probably a logout: %w", ErrSessionLost, s.uri, err)
+	}
 	if err != nil {
 		return nil, err
 	}

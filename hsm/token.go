@@ -31,6 +31,11 @@ type Token struct {
 	c11    *crypto11.Context
 	gen    uint64 // bumped on every successful (re)connect
 	closed bool
+	// loginErr is set when a reconnect's login was refused (wrong, locked
+	// or expired PIN). Trying again would only count down the token's
+	// retry counter and lock the PIN, so reconnects fail fast until the
+	// token is opened again with a good PIN.
+	loginErr error
 
 	genMu sync.Mutex // serialises key generation (label uniqueness)
 }
@@ -164,12 +169,22 @@ func (t *Token) reconnect(gen uint64) error {
 	if t.gen != gen && t.c11 != nil {
 		return nil
 	}
+	if t.loginErr != nil {
+		return fmt.Errorf("token %s is not logged in and will not retry the rejected PIN (reopen the token with a good PIN): %w", t.name, t.loginErr)
+	}
 	if old := t.c11; old != nil {
 		t.c11 = nil
 		t.closeContext(old)
 	}
+	start := time.Now()
 	c, err := t.configure()
+	t.mod.metrics.observe("login", start, err)
 	if err != nil {
+		if Classify(err) == ClassPIN {
+			t.loginErr = err
+			t.mod.log.Error("re-opening token sessions: the PIN was rejected; not retrying it", "token", t.name, "error", err)
+			return err
+		}
 		t.mod.log.Warn("re-opening token sessions failed; the next operation tries again", "token", t.name, "error", err)
 		return err
 	}
@@ -196,7 +211,9 @@ func (t *Token) run(op string, retry bool, f func(conn) error) error {
 		if err != nil && needsReconnect(err) {
 			t.mod.log.Warn("HSM operation failed; re-opening sessions", "token", t.name, "operation", op, "error", err)
 			t.mod.metrics.recovering(err)
-			if rerr := t.reconnect(cn.gen); rerr == nil && retry {
+			if rerr := t.reconnect(cn.gen); rerr != nil {
+				err = fmt.Errorf("%w; re-opening the sessions failed: %w", err, rerr)
+			} else if retry {
 				if cn, err = t.current(); err == nil {
 					err = f(cn)
 				}

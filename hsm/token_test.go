@@ -387,3 +387,82 @@ func TestRecoveryWhenTokenReturns(t *testing.T) {
 		t.Fatal("signature does not verify")
 	}
 }
+
+// TestRejectedPINIsNotRetried changes the user PIN under a running Token
+// and drops its sessions: the reconnect's login fails once, and later
+// operations fail fast without trying the PIN again (each try would count
+// towards locking it on a real HSM).
+func TestRejectedPINIsNotRetried(t *testing.T) {
+	env := hsmtest.New(t)
+	reg := prometheus.NewRegistry()
+	metrics, err := hsm.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modPath, _ := softhsmtestdata.ModulePath()
+	mod, err := hsm.OpenModule(modPath, hsm.ModuleOptions{Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close()
+	pinFile := env.InitToken(t, "ca")
+	pin, _ := hsm.ReadPIN(hsm.PINSource("file:"+pinFile), "ca", nil)
+	tok, err := mod.OpenToken(context.Background(), hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	s, _, err := tok.GenerateKeyPair(context.Background(), "k", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := pkcs11.New(modPath)
+	defer raw.Destroy()
+	_ = raw.Initialize() // already initialised by the Token
+	tokens, err := mod.Tokens(context.Background())
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("tokens %v, %v", tokens, err)
+	}
+	sess, err := raw.OpenSession(tokens[0].Slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.SetPIN(sess, pin, "a-new-pin-1234"); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.CloseAllSessions(tokens[0].Slot); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	for i := 0; i < 5; i++ {
+		if _, err := s.Sign(nil, digest[:], crypto.SHA256); !errors.Is(err, hsm.ErrPINIncorrect) {
+			t.Fatalf("signature %d with the PIN changed: %v, want ErrPINIncorrect", i, err)
+		}
+	}
+	if n := loginFailures(t, reg); n != 1 {
+		t.Fatalf("%v failed logins, want exactly 1", n)
+	}
+}
+
+func loginFailures(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "appliance_hsm_operations_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["operation"] == "login" && labels["outcome"] == "error" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
