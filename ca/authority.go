@@ -87,7 +87,43 @@ func NewAuthority(ctx context.Context, cfg AuthorityConfig) (*Authority, error) 
 	if _, err := Reconcile(ctx, cfg.DB, cfg.Logger); err != nil {
 		return nil, err
 	}
+	if err := a.findStaleCRLs(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// findStaleCRLs marks the CAs whose latest CRL misses a revoked, unexpired
+// certificate: a crash between a revocation's commit and its CRL loses
+// nothing, the next RefreshCRLs signs it.
+func (a *Authority) findStaleCRLs(ctx context.Context) error {
+	listed := map[string]map[string]bool{}
+	for name := range a.crls {
+		listed[name] = map[string]bool{}
+		rec, err := a.db.LatestCRL(name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		crl, err := x509.ParseRevocationList(rec.DER)
+		if err != nil {
+			return fmt.Errorf("stored CRL of %s: %w", name, err)
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			listed[name][SerialHex(e.SerialNumber)] = true
+		}
+	}
+	now := time.Now()
+	return a.db.ForEachCertificate(func(r store.CertRecord) error {
+		inCRL, ok := listed[r.CA]
+		if ok && r.Status == store.StatusRevoked && r.NotAfter.After(now) && !inCRL[r.Serial] && !a.isStale(r.CA) {
+			a.log.WarnContext(ctx, "the latest CRL misses a revocation (interrupted before its CRL was signed); signing a new one", "ca", r.CA, "serial", r.Serial)
+			a.markStale(r.CA)
+		}
+		return nil
+	})
 }
 
 // SetHooks replaces the hooks. Call it before the Authority is used.

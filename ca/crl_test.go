@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"os"
 	"os/exec"
@@ -78,5 +79,55 @@ func TestRevokeAndCRL(t *testing.T) {
 		if !strings.Contains(text, strings.ReplaceAll(strings.ToUpper(want), ":", "")) {
 			t.Errorf("openssl crl output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCRLCatchesUpAfterAnInterruptedRevocation: a revocation committed
+// without its CRL (a crash in between) is put on a CRL by the next
+// start-up's refresh, though the latest CRL is far from its half-life.
+func TestCRLCatchesUpAfterAnInterruptedRevocation(t *testing.T) {
+	tc := newTestCA(t)
+	ctx := context.Background()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := tc.issuer.Issue(ctx, ca.Request{Profile: ca.ProfileOfficer, PublicKey: key.Public(), Name: "Officer", Requester: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linter, _ := lint.New()
+	crls, err := ca.NewCRLSigner(ca.CRLConfig{Name: "issuing", Certificate: tc.issuing, Signer: tc.issuerSigner, DB: tc.db, Linter: linter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAuthority := func() *ca.Authority {
+		a, err := ca.NewAuthority(ctx, ca.AuthorityConfig{DB: tc.db, Issuers: []*ca.Issuer{tc.issuer}, CRLSigners: []*ca.CRLSigner{crls}, Logger: slogDiscard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if n, err := newAuthority().RefreshCRLs(ctx); err != nil || n != 1 {
+		t.Fatalf("first CRL: %d, %v", n, err)
+	}
+	// The crash: the revocation is committed, its CRL never signed.
+	if _, _, err := tc.db.Revoke(ca.SerialHex(cert.SerialNumber), store.Revocation{Reason: 1, Actor: "t", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	a := newAuthority()
+	if n, err := a.RefreshCRLs(ctx); err != nil || n != 1 {
+		t.Fatalf("refresh after restart signed %d CRLs (%v), want 1", n, err)
+	}
+	der, err := a.CRL("issuing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(cert.SerialNumber) != 0 {
+		t.Fatalf("CRL %v entries %v, want the revoked serial", crl.Number, crl.RevokedCertificateEntries)
+	}
+	if n, err := newAuthority().RefreshCRLs(ctx); err != nil || n != 0 {
+		t.Fatalf("a further restart signed %d CRLs (%v), want 0", n, err)
 	}
 }
