@@ -19,7 +19,7 @@ import (
 
 // crlTwoRevoked is crlYAML as CRL number 1 with two revoked entries.
 func crlTwoRevoked(t *testing.T) string {
-	return edit(t, crlYAML, "number: 5", "number: 1",
+	return edit(t, crlYAML,
 		"      reason: keyCompromise\n", "      reason: keyCompromise\n    - serial: 7EDCBA9876543210AA\n      revoked_at: 2026-02-03T04:05:06Z\n      reason: cessationOfOperation\n")
 }
 
@@ -87,7 +87,7 @@ func TestCRLCeremonies(t *testing.T) {
 
 	// The next CRL follows the first and is written as PEM.
 	crl2Path := filepath.Join(f.pki, "root-2.pem")
-	second := edit(t, crlYAML, "  number: 5\n", "  number: 2\n  previous: root.crl\n", "crl: root.crl", "crl: root-2.pem")
+	second := edit(t, crlYAML, "  number: 1\n", "  number: 2\n  previous: root.crl\n", "crl: root.crl", "crl: root-2.pem")
 	f.mustRun("crl2.yaml", second)
 	if out := openssl(t, "crl", "-in", crl2Path, "-CAfile", rootPath, "-noout"); !strings.Contains(out, "verify OK") {
 		t.Errorf("openssl crl verify: %s", out)
@@ -100,7 +100,7 @@ func TestCRLCeremonies(t *testing.T) {
 	// A CRL whose number does not grow past the previous (PEM) one is
 	// refused by validation; nothing is written.
 	before := snapshot(t, f.pki)
-	_, _, err = f.runIn(f.pki, "crl3.yaml", edit(t, crlYAML, "  number: 5\n", "  number: 2\n  previous: root-2.pem\n", "crl: root.crl", "crl: root-3.crl"))
+	_, _, err = f.runIn(f.pki, "crl3.yaml", edit(t, crlYAML, "  number: 1\n", "  number: 2\n  previous: root-2.pem\n", "crl: root.crl", "crl: root-3.crl"))
 	if !errors.Is(err, ceremony.ErrInvalidConfig) || !strings.Contains(err.Error(), "2 must be greater than the previous CRL's number 2") {
 		t.Errorf("equal number: want ErrInvalidConfig, got %v", err)
 	}

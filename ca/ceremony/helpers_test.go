@@ -359,7 +359,7 @@ issuer:
   uri: pkcs11:token=root;object=root-ca
   certificate: {{.PKI}}/root.pem
 crl:
-  number: 5
+  number: 1
   next_update_days: 365
   revoked:
     - serial: "0123456789abcdef01"

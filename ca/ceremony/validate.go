@@ -381,6 +381,13 @@ func (pl *plan) validateCRL(p *problems) {
 	if c.Number < 1 {
 		p.addf("crl.number: missing or not positive")
 	}
+	tu, err := parseTime(c.ThisUpdate, pl.now)
+	if err != nil {
+		p.addf("crl.this_update: %v", err)
+	}
+	if c.Previous == "" && c.Number > 1 {
+		p.addf("crl.previous: missing: CRL number %d follows another; give that CRL so the number and time can be checked to grow", c.Number)
+	}
 	if c.Previous != "" {
 		prev, err := readCRL(c.Previous)
 		switch {
@@ -390,11 +397,9 @@ func (pl *plan) validateCRL(p *problems) {
 			p.addf("crl.previous: %s was not signed by the issuer %s: give that CA's last CRL", c.Previous, pl.cfg.Issuer.Certificate)
 		case prev.Number == nil || prev.Number.Cmp(big.NewInt(c.Number)) >= 0:
 			p.addf("crl.number: %d must be greater than the previous CRL's number %v", c.Number, prev.Number)
+		case tu.Before(prev.ThisUpdate):
+			p.addf("crl.this_update: %s must not be earlier than the previous CRL's %s", tu.Format(time.RFC3339), prev.ThisUpdate.UTC().Format(time.RFC3339))
 		}
-	}
-	tu, err := parseTime(c.ThisUpdate, pl.now)
-	if err != nil {
-		p.addf("crl.this_update: %v", err)
 	}
 	pl.notBefore = tu
 	if c.NextUpdateDays <= 0 || c.NextUpdateDays > MaxCRLDays {

@@ -146,20 +146,22 @@ var invalidCases = []invalidCase{
 	{name: "issuer certificate missing", base: subYAML, edits: []string{"{{.PKI}}/root.pem", "{{.PKI}}/nope.pem"}, want: []string{"issuer.certificate:", "nope.pem"}},
 
 	// CRLs.
-	{name: "crl number equal to the previous", base: crlYAML, edits: []string{"  number: 5\n", "  number: 5\n  previous: {{.PKI}}/root.crl\n"},
-		want: []string{"5 must be greater than the previous CRL's number 5"}},
-	{name: "crl number below the previous", base: crlYAML, edits: []string{"  number: 5\n", "  number: 4\n  previous: {{.PKI}}/root.crl\n"},
-		want: []string{"4 must be greater than the previous CRL's number 5"}},
-	{name: "previous is not a CRL", base: crlYAML, edits: []string{"  number: 5\n", "  number: 6\n  previous: {{.PKI}}/root.pem\n"}, want: []string{"crl.previous:"}},
+	{name: "crl number equal to the previous", base: crlYAML, edits: []string{"  number: 1\n", "  number: 1\n  previous: {{.PKI}}/root.crl\n"},
+		want: []string{"1 must be greater than the previous CRL's number 1"}},
+	{name: "crl number after 1 without the previous CRL", base: crlYAML, edits: []string{"  number: 1\n", "  number: 4\n"},
+		want: []string{"crl.previous: missing: CRL number 4 follows another"}},
+	{name: "crl this_update before the previous", base: crlYAML, edits: []string{"  number: 1\n", "  number: 2\n  previous: {{.PKI}}/root.crl\n  this_update: 2026-01-02T00:00:00Z\n"},
+		want: []string{"must not be earlier than the previous CRL's"}},
+	{name: "previous is not a CRL", base: crlYAML, edits: []string{"  number: 1\n", "  number: 6\n  previous: {{.PKI}}/root.pem\n"}, want: []string{"crl.previous:"}},
 	{name: "previous CRL of another CA", base: crlYAML,
 		edits: []string{"root: file:{{.Pins}}/root", "ca: file:{{.Pins}}/ca", "token=root;object=root-ca", "token=ca;object=issuing-ca",
-			"{{.PKI}}/root.pem", "{{.PKI}}/sub.pem", "  number: 5\n", "  number: 6\n  previous: {{.PKI}}/root.crl\n", "next_update_days: 365", "next_update_days: 7"},
+			"{{.PKI}}/root.pem", "{{.PKI}}/sub.pem", "  number: 1\n", "  number: 6\n  previous: {{.PKI}}/root.crl\n", "next_update_days: 365", "next_update_days: 7"},
 		want: []string{"was not signed by the issuer"}},
 	{name: "transcript directory missing", base: rootYAML, edits: []string{"transcript: transcript.jsonl", "transcript: no-such-dir/t.jsonl"},
 		want: []string{"transcript: directory", "no-such-dir does not exist"}},
 	{name: "output is the transcript", base: rootYAML, edits: []string{"  certificate: root.pem\n", "  certificate: transcript.jsonl\n"},
 		want: []string{"the same file as the transcript"}},
-	{name: "crl number zero", base: crlYAML, edits: []string{"number: 5", "number: 0"}, want: []string{"crl.number: missing or not positive"}},
+	{name: "crl number zero", base: crlYAML, edits: []string{"number: 1", "number: 0"}, want: []string{"crl.number: missing or not positive"}},
 	{name: "next_update_days over the limit", base: crlYAML, edits: []string{"next_update_days: 365", "next_update_days: 366"}, want: []string{"366 is outside 1..365"}},
 	{name: "revoked reason unknown", base: crlYAML, edits: []string{"reason: keyCompromise", "reason: keyCompromized"}, want: []string{`"keyCompromized" is not an RFC 5280 reason`}},
 	{name: "revoked serial not hex", base: crlYAML, edits: []string{`"0123456789abcdef01"`, `"xyz"`}, want: []string{`"xyz" is not a positive hex number`}},
@@ -168,7 +170,7 @@ var invalidCases = []invalidCase{
 	{name: "revoked serial listed twice", base: crlYAML,
 		edits: []string{"      reason: keyCompromise\n", "      reason: keyCompromise\n    - serial: 0x0123456789ABCDEF01\n      revoked_at: 2026-01-02T03:04:05Z\n      reason: superseded\n"},
 		want:  []string{"crl.revoked[1].serial", "listed twice"}},
-	{name: "revoked_at after this_update", base: crlYAML, edits: []string{"  number: 5\n", "  number: 6\n  this_update: 2026-01-01T00:00:00Z\n"}, want: []string{"crl.revoked[0].revoked_at: after this_update"}},
+	{name: "revoked_at after this_update", base: crlYAML, edits: []string{"  number: 1\n", "  number: 1\n  this_update: 2026-01-01T00:00:00Z\n"}, want: []string{"crl.revoked[0].revoked_at: after this_update"}},
 	{name: "revoked_at missing", base: crlYAML, edits: []string{"      revoked_at: 2026-01-02T03:04:05Z\n", ""}, want: []string{"revoked_at: missing or not RFC 3339"}},
 
 	// Every problem is reported at once.
@@ -204,7 +206,7 @@ func TestInvalidConfigsCreateNothing(t *testing.T) {
 	f.mustRun("root.yaml", rootYAML)
 	f.mustRun("sub.yaml", subYAML) // path_length 0, key issuing-ca
 	f.mustRun("sub1.yaml", edit(t, subYAML, "object=issuing-ca", "object=sub1", "path_length: 0", "path_length: 1", "sub.pem", "sub1.pem"))
-	f.mustRun("crl.yaml", crlYAML) // number 5
+	f.mustRun("crl.yaml", crlYAML) // number 1
 	f.mustRun("ocsp.yaml", ocspYAML)
 	writeExpiredCA(t, filepath.Join(f.pki, "expired.pem"))
 	tokens := map[string]string{"root": f.objects("root"), "ca": f.objects("ca")}
