@@ -38,6 +38,8 @@ type Authority struct {
 
 	mu    sync.Mutex
 	stale map[string]bool // CAs whose latest CRL misses a revocation
+
+	crlMu sync.Mutex // serialises SignCRL (sign, store, publish)
 }
 
 func (a *Authority) markStale(name string) {
@@ -235,6 +237,10 @@ func (a *Authority) SignCRL(ctx context.Context, name string) (store.CRLRecord, 
 	if !ok {
 		return store.CRLRecord{}, fmt.Errorf("%w %q: its CRL is not signed by the running service", ErrUnknownCA, name)
 	}
+	// One CRL of this Authority at a time, so the published file never
+	// goes back to an older number than the store's.
+	a.crlMu.Lock()
+	defer a.crlMu.Unlock()
 	rec, err := c.Sign(ctx)
 	if err != nil {
 		return store.CRLRecord{}, err

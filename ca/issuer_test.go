@@ -171,6 +171,7 @@ func TestIssueRefusesBadRequestsAndRecordsNothing(t *testing.T) {
 		{"P-224 key", ca.Request{Profile: ca.ProfileOfficer, PublicKey: p224.Public(), Name: "X", Requester: "t"}, "P-224"},
 		{"unknown profile", ca.Request{Profile: "server", PublicKey: good.Public(), Name: "X", Requester: "t"}, "does not issue"},
 		{"individual without email", ca.Request{Profile: ca.ProfileIndividual, PublicKey: good.Public(), Name: "X", SubscriberID: "S1", Requester: "t"}, "e-mail"},
+		{"individual with a NIK as subscriber id", ca.Request{Profile: ca.ProfileIndividual, PublicKey: good.Public(), Name: "X", SubscriberID: "NIK-3171234567890123", Email: "x@example.co.id", Requester: "t"}, "looks like a NIK"},
 		{"individual without subscriber id", ca.Request{Profile: ca.ProfileIndividual, PublicKey: good.Public(), Name: "X", Email: "x@example.co.id", Requester: "t"}, "subscriber identifier"},
 		{"tls without names", ca.Request{Profile: ca.ProfileTLS, PublicKey: good.Public(), Requester: "t"}, "DNS name"},
 		{"tls with bad name", ca.Request{Profile: ca.ProfileTLS, PublicKey: good.Public(), DNSNames: []string{"Bad Name"}, Requester: "t"}, "not a valid"},

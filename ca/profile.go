@@ -96,6 +96,9 @@ func (r Request) template(cfg ProfileConfig) (*x509.Certificate, error) {
 		if strings.TrimSpace(r.Name) == "" || r.SubscriberID == "" {
 			return nil, badRequest("an individual certificate needs the name and the subscriber identifier")
 		}
+		if looksLikeNIK(r.SubscriberID) {
+			return nil, badRequest("the subscriber identifier looks like a NIK (16 digits): the NIK never goes into a certificate, which every signed document publishes; use the opaque subscriber identifier")
+		}
 		email, err := checkEmail(r.Email)
 		if err != nil {
 			return nil, err
@@ -153,4 +156,21 @@ func checkEmail(s string) (string, error) {
 		return "", badRequest("%q is not a plain e-mail address", s)
 	}
 	return s, nil
+}
+
+// looksLikeNIK reports whether s holds a run of 16 digits, the shape of an
+// Indonesian NIK.
+func looksLikeNIK(s string) bool {
+	run := 0
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			run++
+			if run >= 16 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }

@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// Reasons are the RFC 5280 CRLReason codes by name (7 is unused; removeFromCRL
-// only appears in delta CRLs, which this CA does not make).
+// Reasons are the RFC 5280 CRLReason codes by name that this CA uses. Not
+// here: certificateHold (6), since a revocation here is final and the CA/B
+// Forum requirements forbid holds; removeFromCRL (8), which only appears in
+// delta CRLs; 7 is unused.
 var Reasons = map[string]int{
 	"unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3,
-	"superseded": 4, "cessationOfOperation": 5, "certificateHold": 6,
+	"superseded": 4, "cessationOfOperation": 5,
 	"privilegeWithdrawn": 9, "aACompromise": 10,
 }
 

@@ -153,10 +153,17 @@ func certShow(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	der := rec.DER
 	rec.DER = nil // shown as PEM below
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rec)
+	if err := enc.Encode(rec); err != nil {
+		return err
+	}
+	if len(der) > 0 {
+		return pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	return nil
 }
 
 func crlCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {

@@ -60,11 +60,15 @@ func showCert(t *testing.T, dir, serial string) (store.CertRecord, result) {
 	if r.code != 0 {
 		t.Fatalf("cert show %s:\n%s", serial, r)
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+	// The JSON record comes first, then the certificate as PEM if issued.
+	if err := json.NewDecoder(strings.NewReader(r.stdout)).Decode(&rec); err != nil {
 		t.Fatalf("cert show %s printed no JSON record (%v):\n%s", serial, err, r)
 	}
 	if rec.Serial != serial {
 		t.Errorf("cert show %s printed the record of %q", serial, rec.Serial)
+	}
+	if issued := rec.State == store.StateIssued; issued != strings.Contains(r.stdout, "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("cert show %s (state %s): PEM printed = %v", serial, rec.State, !issued)
 	}
 	return rec, r
 }
