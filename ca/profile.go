@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -173,4 +174,25 @@ func looksLikeNIK(s string) bool {
 		}
 	}
 	return false
+}
+
+// ParseOID reads a dotted object identifier such as 2.16.360.1.1 strictly:
+// at least two arcs, no signs or leading zeros, first arcs in range.
+func ParseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("%q is not a dotted OID such as 2.16.360.1.1", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 || part[0] == '+' || (len(part) > 1 && part[0] == '0') {
+			return nil, fmt.Errorf("%q is not a dotted OID: arc %q", s, part)
+		}
+		oid[i] = n
+	}
+	if oid[0] > 2 || (oid[0] < 2 && oid[1] > 39) {
+		return nil, fmt.Errorf("%q is not a valid OID: first arcs out of range", s)
+	}
+	return oid, nil
 }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -265,7 +264,7 @@ func (pl *plan) validateCertificate(p *problems) {
 	}
 	pl.validatePathLength(p)
 	for i, s := range c.Policies {
-		oid, err := parseOID(s)
+		oid, err := ca.ParseOID(s)
 		if err != nil {
 			p.addf("certificate.policies[%d]: %v", i, err)
 			continue
@@ -518,25 +517,6 @@ func validateName(p *problems, field string, n Name) {
 			p.addf("%s.%s: longer than 64 characters", field, name)
 		}
 	}
-}
-
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 {
-		return nil, fmt.Errorf("%q is not a dotted OID such as 2.16.360.1.1", s)
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for i, part := range parts {
-		n, err := strconv.Atoi(part)
-		if err != nil || n < 0 || (len(part) > 1 && part[0] == '0') {
-			return nil, fmt.Errorf("%q is not a dotted OID: arc %q", s, part)
-		}
-		oid[i] = n
-	}
-	if oid[0] > 2 || (oid[0] < 2 && oid[1] > 39) {
-		return nil, fmt.Errorf("%q is not a valid OID: first arcs out of range", s)
-	}
-	return oid, nil
 }
 
 func checkURL(s string) error {

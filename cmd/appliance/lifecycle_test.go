@@ -154,8 +154,18 @@ var (
 // reads its stdout until it has printed both URLs.
 func startServer(t *testing.T, dir string) *server {
 	t.Helper()
+	return startProcess(t, nil, "demo", "--state", dir, "--metrics-addr", "127.0.0.1:0", "--portal-addr", "127.0.0.1:0")
+}
+
+// startProcess starts the binary with args (and env added to the
+// environment) and waits for it to print its URLs.
+func startProcess(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	cmd := exec.CommandContext(ctx, binPath, "demo", "--state", dir, "--metrics-addr", "127.0.0.1:0", "--portal-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	s := &server{cmd: cmd, ctx: ctx, lines: make(chan string, 64), stderr: &bytes.Buffer{}}
 	cmd.Stderr = s.stderr

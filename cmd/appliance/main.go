@@ -3,6 +3,7 @@
 //
 //	appliance ceremony CONFIG.yaml          run one key ceremony
 //	appliance demo --state DIR [--init-only] lay out and serve the local demo
+//	appliance serve --config FILE            serve a configured appliance
 //	appliance cert issue|revoke|show ...       officer operations on the CA
 //	appliance crl --state DIR --ca NAME --out F sign and write a CRL
 //	appliance version
@@ -22,6 +23,7 @@ import (
 const usage = `usage:
   appliance ceremony CONFIG.yaml             run one key ceremony (see softhsm-testdata/ceremonies)
   appliance demo --state DIR [--init-only]   lay out DIR (SoftHSM tokens, CA hierarchy, database) and serve
+  appliance serve --config FILE              serve the CA of a configuration file (see systemd/appliance.yaml)
   appliance cert issue --state DIR --profile officer|tls --csr FILE [--name NAME] [--email EMAIL] [--dns NAME...] --out FILE
   appliance cert revoke --state DIR --serial HEX --reason REASON [--invalidity RFC3339]
   appliance cert show --state DIR --serial HEX
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return ceremonyCommand(ctx, args[1:], stdout, logger)
 	case "demo":
 		return demoCommand(ctx, args[1:], stdout, logger)
+	case "serve":
+		return serveCommand(ctx, args[1:], stdout, logger)
 	case "cert":
 		return certCommand(ctx, args[1:], stdout, logger)
 	case "crl":

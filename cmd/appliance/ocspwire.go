@@ -29,7 +29,7 @@ var ocspResponders = []struct{ ca, cert, key string }{
 func (st *state) startOCSP(ctx context.Context, reg prometheus.Registerer) (*ocsp.Responder, error) {
 	var signers []ocsp.Signer
 	for _, r := range ocspResponders {
-		key, err := st.tok.Signer(ctx, hsm.URI{Token: "ca", Object: r.key})
+		key, err := st.tok.Signer(ctx, hsm.URI{Token: st.tok.Name(), Object: r.key})
 		if err != nil {
 			return nil, err
 		}

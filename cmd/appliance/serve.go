@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,10 +38,20 @@ type listenAddrs struct {
 // maintenanceInterval is how often CRLs are checked for refreshing.
 const maintenanceInterval = time.Minute
 
-// serveDemo opens the CA on the demo's state directory and serves the
-// portal listener (repository: CRLs, CA certificates, OCSP), the metrics
-// listener and the admin socket until ctx ends.
+// serveDemo serves the demo's state directory (see runService).
 func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs listenAddrs, crlLifetime time.Duration) error {
+	return runService(ctx, d.out, d.log, reg, d.metrics, addrs, func(portalAddr string) (layout, error) {
+		settings := demoSettings(portalAddr)
+		settings.CRLLifetime = crlLifetime
+		return demoLayout(d.dir, settings)
+	})
+}
+
+// runService opens the CA of the layout that open returns (given the
+// portal's bound address) and serves the portal listener (repository:
+// CRLs, CA certificates, OCSP), the metrics listener and the admin socket
+// until ctx ends.
+func runService(ctx context.Context, out io.Writer, log *slog.Logger, reg *prometheus.Registry, metrics *hsm.Metrics, addrs listenAddrs, open func(portalAddr string) (layout, error)) error {
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -55,9 +66,13 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 		portalLn.Close()
 		return fmt.Errorf("listen on %s (metrics): %w", addrs.metrics, err)
 	}
-	settings := demoSettings(portalLn.Addr().String())
-	settings.CRLLifetime = crlLifetime
-	svc, err := openService(ctx, d.dir, settings, d.metrics, reg, d.log)
+	l, err := open(portalLn.Addr().String())
+	if err != nil {
+		portalLn.Close()
+		metricsLn.Close()
+		return err
+	}
+	svc, err := openService(ctx, l, metrics, reg, log)
 	if err != nil {
 		portalLn.Close()
 		metricsLn.Close()
@@ -66,9 +81,9 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 	defer svc.close()
 
 	portal := svc.handler(func(r *mux.Router) { r.HandleFunc("/healthz", healthz).Methods(http.MethodGet) })
-	metrics := mux.NewRouter()
-	metrics.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})).Methods(http.MethodGet)
-	metrics.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
+	metricsMux := mux.NewRouter()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})).Methods(http.MethodGet)
+	metricsMux.HandleFunc("/healthz", healthz).Methods(http.MethodGet)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -85,18 +100,19 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 		}()
 	}
 	ready := make(chan struct{})
+	sock := adminsock.SocketPath(l.StateDir)
 	run("portal", func() error { return serveHTTP(ctx, portalLn, portal) })
-	run("metrics", func() error { return serveHTTP(ctx, metricsLn, metrics) })
+	run("metrics", func() error { return serveHTTP(ctx, metricsLn, metricsMux) })
 	run("admin socket", func() error {
-		return adminsock.Serve(ctx, adminsock.SocketPath(d.dir), adminHandler(directOps{svc.st}, d.log), d.log, ready)
+		return adminsock.Serve(ctx, sock, adminHandler(directOps{svc.st}, log), log, ready)
 	})
 	run("maintenance", func() error { svc.maintain(ctx, maintenanceInterval); return nil })
 	select {
 	case <-ready:
 		base := "http://" + portalLn.Addr().String()
-		fmt.Fprintf(d.out, "portal:   %s/ (CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
-		fmt.Fprintf(d.out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n", metricsLn.Addr(), metricsLn.Addr())
-		fmt.Fprintf(d.out, "admin:    %s (used by `appliance cert ...` while this runs)\n(Ctrl-C stops)\n", adminsock.SocketPath(d.dir))
+		fmt.Fprintf(out, "portal:   %s/ (CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
+		fmt.Fprintf(out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n", metricsLn.Addr(), metricsLn.Addr())
+		fmt.Fprintf(out, "admin:    %s (used by `appliance cert ...` while this runs)\n(Ctrl-C stops)\n", sock)
 	case <-ctx.Done():
 	}
 	wg.Wait()
@@ -143,8 +159,8 @@ type service struct {
 	log  *slog.Logger
 }
 
-func openService(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger) (*service, error) {
-	st, err := openState(ctx, dir, settings, metrics, log, ca.Hooks{})
+func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger) (*service, error) {
+	st, err := openLayout(ctx, l, metrics, log, ca.Hooks{})
 	if err != nil {
 		return nil, err
 	}

@@ -38,8 +38,33 @@ func demoSettings(portalAddr string) caSettings {
 	}
 }
 
-// state is an opened state directory: the HSM token of the online CA keys,
-// the store and the Authority over them.
+// layout says where an appliance's parts are: the demo derives it from its
+// state directory, `serve` reads it from its configuration file.
+type layout struct {
+	StateDir  string        // appliance.db and admin.sock
+	PKIDir    string        // CA certificates (root, issuing, admin, ocsp, ocsp-admin .pem); CRLs are published here
+	Module    string        // PKCS#11 library
+	Token     string        // label of the token with the online CA keys
+	PINSource hsm.PINSource // its PIN
+	Settings  caSettings
+}
+
+// demoLayout is the layout of a directory made by `appliance demo`.
+func demoLayout(dir string, settings caSettings) (layout, error) {
+	module, err := softhsmtestdata.ModulePath()
+	if err != nil {
+		return layout{}, err
+	}
+	// The state directory's tokens, whatever the environment said.
+	if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
+		return layout{}, err
+	}
+	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca",
+		PINSource: hsm.PINSource("file:" + filepath.Join(dir, "pins", "ca")), Settings: settings}, nil
+}
+
+// state is an opened appliance: the HSM token of the online CA keys, the
+// store and the Authority over them.
 type state struct {
 	dir       string
 	mod       *hsm.Module
@@ -52,42 +77,44 @@ type state struct {
 
 // openState opens the state directory laid out by `appliance demo`. The
 // caller must close it. It refuses a directory that is not laid out.
-func openState(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, log *slog.Logger, hooks ca.Hooks) (st *state, err error) {
+func openState(ctx context.Context, dir string, settings caSettings, metrics *hsm.Metrics, log *slog.Logger, hooks ca.Hooks) (*state, error) {
 	if _, err := os.Stat(filepath.Join(dir, "appliance.db")); err != nil {
 		return nil, fmt.Errorf("%s is not an appliance state directory (no appliance.db): run `appliance demo --state %s --init-only` first", dir, dir)
 	}
-	// The state directory's tokens, whatever the environment said.
-	if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
+	l, err := demoLayout(dir, settings)
+	if err != nil {
 		return nil, err
 	}
-	st = &state{dir: dir, certs: map[string]*x509.Certificate{}, log: log}
+	return openLayout(ctx, l, metrics, log, hooks)
+}
+
+// openLayout opens the appliance described by l.
+func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, log *slog.Logger, hooks ca.Hooks) (st *state, err error) {
+	settings := l.Settings
+	st = &state{dir: l.StateDir, certs: map[string]*x509.Certificate{}, log: log}
 	defer func() {
 		if err != nil {
 			st.close()
 		}
 	}()
 	for _, name := range []string{"root", "issuing", "admin", "ocsp", "ocsp-admin"} {
-		c, err := readCertFile(filepath.Join(dir, "pki", name+".pem"))
+		c, err := readCertFile(filepath.Join(l.PKIDir, name+".pem"))
 		if err != nil {
 			return nil, err
 		}
 		st.certs[name] = c
 	}
-	module, err := softhsmtestdata.ModulePath()
+	if st.mod, err = hsm.OpenModule(l.Module, hsm.ModuleOptions{Logger: log, Metrics: metrics}); err != nil {
+		return nil, err
+	}
+	pin, err := hsm.ReadPIN(l.PINSource, "token "+l.Token, nil)
 	if err != nil {
 		return nil, err
 	}
-	if st.mod, err = hsm.OpenModule(module, hsm.ModuleOptions{Logger: log, Metrics: metrics}); err != nil {
+	if st.tok, err = st.mod.OpenToken(ctx, hsm.URI{Token: l.Token}, pin, hsm.TokenOptions{}); err != nil {
 		return nil, err
 	}
-	pin, err := hsm.ReadPIN(hsm.PINSource("file:"+filepath.Join(dir, "pins", "ca")), "token ca", nil)
-	if err != nil {
-		return nil, err
-	}
-	if st.tok, err = st.mod.OpenToken(ctx, hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{}); err != nil {
-		return nil, err
-	}
-	if st.db, err = store.Open(filepath.Join(dir, "appliance.db"), 2*time.Second); err != nil {
+	if st.db, err = store.Open(filepath.Join(l.StateDir, "appliance.db"), 2*time.Second); err != nil {
 		return nil, err
 	}
 	linter, err := lint.New()
@@ -102,7 +129,7 @@ func openState(ctx context.Context, dir string, settings caSettings, metrics *hs
 	var issuers []*ca.Issuer
 	var crls []*ca.CRLSigner
 	for _, name := range []string{"issuing", "admin"} {
-		signer, err := st.tok.Signer(ctx, hsm.URI{Token: "ca", Object: name + "-ca"})
+		signer, err := st.tok.Signer(ctx, hsm.URI{Token: l.Token, Object: name + "-ca"})
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +147,7 @@ func openState(ctx context.Context, dir string, settings caSettings, metrics *hs
 		crls = append(crls, crl)
 	}
 	st.authority, err = ca.NewAuthority(ctx, ca.AuthorityConfig{DB: st.db, Issuers: issuers, CRLSigners: crls,
-		Certificates: map[string]*x509.Certificate{"root": st.certs["root"]}, PKIDir: filepath.Join(dir, "pki"), Hooks: hooks, Logger: log})
+		Certificates: map[string]*x509.Certificate{"root": st.certs["root"]}, PKIDir: l.PKIDir, Hooks: hooks, Logger: log})
 	if err != nil {
 		return nil, err
 	}

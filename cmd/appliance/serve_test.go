@@ -1,0 +1,96 @@
+package main_test
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
+)
+
+const serveConfigTemplate = `state_dir: %[1]s
+pki_dir: %[1]s/pki
+hsm:
+  module: %[2]s
+  token: ca
+  pin: file:%[1]s/pins/ca
+listen:
+  portal: 127.0.0.1:0
+  metrics: 127.0.0.1:0
+base_url: http://pki.example.test
+policy_oid: 2.16.360.1.99999.1.1
+cps_uri: http://pki.example.test/cps
+crl_lifetime: 96h
+`
+
+// TestServeFromConfig runs `appliance serve --config` on the keys and
+// certificates a demo laid out, as the systemd unit would on a host.
+func TestServeFromConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if r := initDemo(t, dir); r.code != 0 {
+		t.Fatalf("demo init:\n%s", r)
+	}
+	module, err := softhsmtestdata.ModulePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "appliance.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(serveConfigTemplate, dir, module)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SOFTHSM2_CONF=" + filepath.Join(dir, "softhsm2.conf")}
+	s := startProcess(t, env, "serve", "--config", cfg)
+	s.get(t, s.health, "ok\n")
+	portal := s.waitLine(t, portalLine)
+	_, root := s.fetch(t, portal+"/certs/root.pem")
+	if want, _ := os.ReadFile(filepath.Join(dir, "pki", "root.pem")); string(root) != string(want) {
+		t.Error("/certs/root.pem is not the configured pki_dir's root.pem")
+	}
+	_, der := s.fetch(t, portal+"/crl/issuing.crl")
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := crl.NextUpdate.Sub(crl.ThisUpdate); got != 96*time.Hour {
+		t.Errorf("CRL lifetime %v, want the configured 96h", got)
+	}
+	// Through the admin socket of the running service.
+	r := appliance(t, env, "cert", "show", "--state", dir, "--serial", "abcdef12")
+	if r.code == 0 || !strings.Contains(r.stderr, "no such certificate") {
+		t.Errorf("cert show through the served admin socket:\n%s", r)
+	}
+	s.stop(t)
+}
+
+func TestServeConfigRefusals(t *testing.T) {
+	module, _ := softhsmtestdata.ModulePath()
+	dir := t.TempDir()
+	good := fmt.Sprintf(serveConfigTemplate, dir, module)
+	tests := map[string]struct{ text, want string }{
+		"unknown key":        {good + "extra: 1\n", "field extra not found"},
+		"relative state dir": {strings.Replace(good, "state_dir: "+dir, "state_dir: state", 1), `state_dir: "state" is not an absolute path`},
+		"PIN in the file":    {strings.Replace(good, "pin: file:"+dir+"/pins/ca", "pin: 123456", 1), "hsm.pin: use file:/path or env:NAME"},
+		"bad policy OID":     {strings.Replace(good, "2.16.360.1.99999.1.1", "policy", 1), "policy_oid:"},
+		"long CRL lifetime":  {strings.Replace(good, "96h", "720h", 1), "crl_lifetime"},
+		"second document":    {good + "---\nstate_dir: /x\n", "more than one YAML document"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "appliance.yaml")
+			if err := os.WriteFile(cfg, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := appliance(t, nil, "serve", "--config", cfg)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("want exit 1 saying %q:\n%s", tc.want, r)
+			}
+			if strings.Contains(r.stderr, "123456") {
+				t.Errorf("the error repeats the PIN:\n%s", r)
+			}
+		})
+	}
+}
