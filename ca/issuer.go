@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
@@ -102,12 +101,12 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (*x509.Certificate, er
 		CA: is.cfg.Name, Profile: string(req.Profile), Requester: req.Requester,
 		NotAfter: tmpl.NotAfter, Created: is.cfg.Now().UTC(),
 	}
-	tbs, err := is.lintAndRecord(&rec, tmpl, req.PublicKey)
+	linted, err := is.lintAndRecord(&rec, tmpl, req.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	crashPoint("after-intent")
-	cert, err := is.sign(tmpl, req.PublicKey, tbs)
+	cert, err := is.sign(linted)
 	crashPoint("after-sign")
 	if err != nil {
 		if aerr := is.cfg.DB.AbandonIntent(rec.Serial, err.Error()); aerr != nil {
@@ -126,24 +125,24 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (*x509.Certificate, er
 // the linted TBS. If the serial was used before (astronomically unlikely,
 // but the store checks), it draws another and lints again, as the TBS
 // contains the serial.
-func (is *Issuer) lintAndRecord(rec *store.CertRecord, tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+func (is *Issuer) lintAndRecord(rec *store.CertRecord, tmpl *x509.Certificate, pub crypto.PublicKey) (lint.Linted, error) {
 	profile := Profile(rec.Profile)
 	for attempt := 1; ; attempt++ {
-		tbs, err := is.cfg.Linter.PreSign(tmpl, is.cfg.Certificate, pub, is.throwaway, profile == ProfileTLS)
+		linted, err := is.cfg.Linter.PreSign(tmpl, is.cfg.Certificate, pub, is.throwaway, profile == ProfileTLS)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+			return lint.Linted{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
-		h := sha256.Sum256(tbs)
+		h := sha256.Sum256(linted.TBS)
 		rec.Serial, rec.TBSHash = SerialHex(tmpl.SerialNumber), h[:]
 		err = is.cfg.DB.RecordIntent(*rec)
 		if err == nil {
-			return tbs, nil
+			return linted, nil
 		}
 		if !errors.Is(err, store.ErrSerialExists) || attempt == 3 {
-			return nil, fmt.Errorf("record issuance intent: %w", err)
+			return lint.Linted{}, fmt.Errorf("record issuance intent: %w", err)
 		}
 		if tmpl.SerialNumber, err = RandomSerial(is.cfg.Random); err != nil {
-			return nil, err
+			return lint.Linted{}, err
 		}
 	}
 }
@@ -180,17 +179,19 @@ func (is *Issuer) complete(tmpl *x509.Certificate, pc ProfileConfig) error {
 	return nil
 }
 
-// sign has the HSM sign tmpl and checks the result against the linted TBS.
-func (is *Issuer) sign(tmpl *x509.Certificate, pub crypto.PublicKey, tbs []byte) (*x509.Certificate, error) {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, is.cfg.Certificate, pub, is.cfg.Signer)
+// sign has the HSM sign exactly the linted TBS (no second template
+// encoding) and checks the certificate: it parses, its TBS is the linted
+// one, and the signature verifies with the CA certificate's key.
+func (is *Issuer) sign(linted lint.Linted) (*x509.Certificate, error) {
+	der, err := linted.Assemble(is.cfg.Signer)
 	if err != nil {
-		return nil, fmt.Errorf("HSM signature: %w", err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse the signed certificate: %w", err)
 	}
-	if !bytes.Equal(cert.RawTBSCertificate, tbs) {
+	if !bytes.Equal(cert.RawTBSCertificate, linted.TBS) {
 		return nil, ErrMismatch
 	}
 	if err := cert.CheckSignatureFrom(is.cfg.Certificate); err != nil {
