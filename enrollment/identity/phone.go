@@ -61,6 +61,11 @@ func NormalizePhone(s string) (string, error) {
 	if !strings.HasPrefix(sub, "8") {
 		return "", fmt.Errorf("%w: not a mobile number (must start with 08, +628 or 628)", ErrPhone)
 	}
+	// Mobile prefixes run 0811..0899; 080x are toll-free or unassigned and
+	// cannot receive the activation SMS.
+	if len(sub) > 1 && sub[1] == '0' {
+		return "", fmt.Errorf("%w: 080x numbers are not mobile numbers", ErrPhone)
+	}
 	if len(sub) < minSubscriberDigits || len(sub) > maxSubscriberDigits {
 		return "", fmt.Errorf("%w: must have %d to %d digits after +62",
 			ErrPhone, minSubscriberDigits, maxSubscriberDigits)

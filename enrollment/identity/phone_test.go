@@ -36,6 +36,8 @@ func TestNormalizePhone(t *testing.T) {
 		{"08123456789012", ""},                 // 14 digits with 0: too long
 		{"+628123456789012", ""},               // 13 after +62
 		{"021-5551234", ""},                    // Jakarta landline
+		{"0800-1234-5678", ""},                 // toll-free, not mobile
+		{"+62809123456789", ""},                // unassigned 080x
 		{"+62215551234", ""},                   // landline, international
 		{"0227654321", ""},                     // Bandung landline
 		{"+620812345678", ""},                  // trunk 0 kept after +62

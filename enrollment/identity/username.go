@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrUsername is wrapped by every error of CheckUsername.
@@ -41,6 +42,11 @@ func CheckUsername(s string) (string, error) {
 		default:
 			return "", fmt.Errorf("%w: only letters a-z, digits 0-9 and . _ - are allowed", ErrUsername)
 		}
+	}
+	if strings.Trim(string(b), "0123456789") == "" {
+		// An all-digit username could be a NIK or a phone number, and
+		// usernames appear in logs and URLs.
+		return "", fmt.Errorf("%w: must contain a letter", ErrUsername)
 	}
 	return string(b), nil
 }

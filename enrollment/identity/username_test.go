@@ -17,6 +17,8 @@ func TestCheckUsername(t *testing.T) {
 		{"siti-rahma", "siti-rahma"},
 		{"1budi", "1budi"},
 		{"abc", "abc"},
+		{"3171234567890123", ""}, // all digits: could be a NIK
+		{"081234567890", ""},     // all digits: a phone number
 		{"a.b", "a.b"},
 		{"budi.", "budi."},
 		{"b__", "b__"},
