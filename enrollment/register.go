@@ -1,0 +1,216 @@
+package enrollment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/psre/appliance/enrollment/identity"
+	"github.com/psre/appliance/store"
+)
+
+// StateRegistered is the first state of an application (DESIGN.md).
+const StateRegistered = "registered"
+
+// Upload limits of the sealed images.
+const MaxImageBytes = 5 << 20
+
+// Registration is what "Simpan Data" submits, already decoded: images are
+// checked and re-encoded by the upload handlers before they get here.
+type Registration struct {
+	NIK            string
+	Name           string
+	BirthDate      time.Time
+	Username       string
+	Password       string
+	Email          string
+	Phone          string
+	KTPPhoto       []byte // JPEG
+	Selfie         []byte // JPEG
+	Specimen       []byte // PNG
+	ConsentVersion string
+}
+
+// FieldError says which field of a registration is wrong, with the message
+// key of the catalogs. It never holds the value.
+type FieldError struct {
+	Field string
+	Key   string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Service registers applicants and answers logins.
+type Service struct {
+	db     *store.DB
+	kek    store.Wrapper
+	index  *store.Indexer
+	random io.Reader
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewService wires the service. kek is the HSM KEK (hsm.KEK).
+func NewService(db *store.DB, kek store.Wrapper, log *slog.Logger) (*Service, error) {
+	index, err := db.IndexKey(kek, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{db: db, kek: kek, index: index, random: rand.Reader, now: time.Now, log: log}, nil
+}
+
+func fieldErr(field string, err error) error {
+	key := identity.MessageKey(err)
+	if key == "" {
+		key = field + ".invalid"
+	}
+	return &FieldError{Field: field, Key: key, Err: err}
+}
+
+// Register checks r, seals the personal data and stores the applicant with
+// a new application in state registered, all in one transaction. A unique
+// field that is taken fails with a *store.TakenError naming the field only.
+func (s *Service) Register(ctx context.Context, r Registration) (string, error) {
+	if _, err := identity.ParseNIK(r.NIK, r.BirthDate, s.now()); err != nil {
+		return "", fieldErr("nik", err)
+	}
+	name := strings.Join(strings.Fields(r.Name), " ")
+	if name == "" || len(name) > 100 {
+		return "", &FieldError{Field: "name", Key: "name.invalid", Err: errors.New("the name is empty or longer than 100 characters")}
+	}
+	username, err := identity.CheckUsername(r.Username)
+	if err != nil {
+		return "", fieldErr("username", err)
+	}
+	if err := identity.CheckPassword(r.Password, username, r.NIK, r.BirthDate); err != nil {
+		return "", fieldErr("password", err)
+	}
+	email, err := normalizeEmail(r.Email)
+	if err != nil {
+		return "", fieldErr("email", err)
+	}
+	phone, err := identity.NormalizePhone(r.Phone)
+	if err != nil {
+		return "", fieldErr("phone", err)
+	}
+	for field, img := range map[string][]byte{"ktp_photo": r.KTPPhoto, "selfie": r.Selfie, "specimen": r.Specimen} {
+		if len(img) == 0 || len(img) > MaxImageBytes {
+			return "", &FieldError{Field: field, Key: "upload.size", Err: fmt.Errorf("missing or larger than %d bytes", MaxImageBytes)}
+		}
+	}
+	if r.ConsentVersion == "" {
+		return "", &FieldError{Field: "consent", Key: "consent.required", Err: errors.New("the privacy policy was not accepted")}
+	}
+	hash, err := HashPassword(r.Password)
+	if err != nil {
+		return "", err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return "", err
+	}
+	personal := map[string][]byte{
+		"nik": []byte(r.NIK), "birth_date": []byte(r.BirthDate.Format("2006-01-02")),
+		"ktp_photo": r.KTPPhoto, "selfie": r.Selfie, "specimen": r.Specimen,
+	}
+	blobs := make(map[string]store.Envelope, len(personal))
+	ids := make(map[string]string, len(personal))
+	for kind, data := range personal {
+		ids[kind] = "applicant/" + id + "/" + kind
+		env, err := store.Seal(s.kek, s.random, data, []byte(ids[kind]))
+		if err != nil {
+			return "", fmt.Errorf("seal %s: %w", kind, err)
+		}
+		blobs[kind] = env
+	}
+	now := s.now().UTC()
+	a := store.Applicant{ID: id, Username: username, Name: name, Email: email, Phone: phone, PasswordHash: hash,
+		Blobs: ids, ConsentVersion: r.ConsentVersion, Created: now}
+	keys := store.UniqueKeys{Username: username, EmailHash: s.index.Hash("email", email),
+		PhoneHash: s.index.Hash("phone", phone), NIKHash: s.index.Hash("nik", r.NIK)}
+	app := store.Application{ID: id, ApplicantID: id, State: StateRegistered, Updated: now,
+		History: []store.Transition{{To: StateRegistered, Actor: "applicant", At: now}}}
+	if err := s.db.CreateApplicant(a, keys, app, blobs); err != nil {
+		return "", err
+	}
+	s.log.InfoContext(ctx, "applicant registered", "applicant", id)
+	return id, nil
+}
+
+func normalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", errors.New("not a plain e-mail address")
+	}
+	return s, nil
+}
+
+func (s *Service) newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.random, b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ErrLogin is the one answer to a failed login: it never says whether the
+// account exists.
+var ErrLogin = errors.New("username, email or password is wrong")
+
+// Authenticate checks a login by username or email and password. Unknown
+// accounts cost the same password hashing as known ones.
+func (s *Service) Authenticate(ctx context.Context, login, password string) (store.Applicant, error) {
+	login = strings.ToLower(strings.TrimSpace(login))
+	var a store.Applicant
+	var err error
+	if strings.Contains(login, "@") {
+		a, err = s.db.ApplicantByIndex("email", s.index.Hash("email", login))
+	} else {
+		a, err = s.db.ApplicantByIndex("username", []byte(login))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = VerifyPassword(dummyHash, password) // same cost as a real check
+		return store.Applicant{}, ErrLogin
+	}
+	if err != nil {
+		return store.Applicant{}, err
+	}
+	ok, err := VerifyPassword(a.PasswordHash, password)
+	if err != nil {
+		return store.Applicant{}, err
+	}
+	if !ok {
+		return store.Applicant{}, ErrLogin
+	}
+	return a, nil
+}
+
+// dummyHash is verified for unknown accounts, so that timing does not tell
+// whether an account exists.
+const dummyHash = "$argon2id$v=19$m=47104,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// Personal opens one kind of an applicant's sealed personal data.
+func (s *Service) Personal(a store.Applicant, kind string) ([]byte, error) {
+	id, ok := a.Blobs[kind]
+	if !ok {
+		return nil, fmt.Errorf("no %s for applicant %s: %w", kind, a.ID, store.ErrNotFound)
+	}
+	env, err := s.db.Blob(id)
+	if err != nil {
+		return nil, err
+	}
+	return env.Open(s.kek, []byte(id))
+}
