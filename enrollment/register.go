@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/psre/appliance/enrollment/identity"
+	"github.com/psre/appliance/enrollment/throttle"
 	"github.com/psre/appliance/store"
 )
 
@@ -51,12 +52,13 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Service registers applicants and answers logins.
 type Service struct {
-	db     *store.DB
-	kek    store.Wrapper
-	index  *store.Indexer
-	random io.Reader
-	now    func() time.Time
-	log    *slog.Logger
+	db       *store.DB
+	kek      store.Wrapper
+	index    *store.Indexer
+	random   io.Reader
+	now      func() time.Time
+	log      *slog.Logger
+	throttle *throttle.Limiter
 }
 
 // NewService wires the service. kek is the HSM KEK (hsm.KEK).
@@ -68,7 +70,8 @@ func NewService(db *store.DB, kek store.Wrapper, log *slog.Logger) (*Service, er
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, kek: kek, index: index, random: rand.Reader, now: time.Now, log: log}, nil
+	return &Service{db: db, kek: kek, index: index, random: rand.Reader, now: time.Now, log: log,
+		throttle: throttle.New(throttle.DefaultPolicy(), nil)}, nil
 }
 
 func fieldErr(field string, err error) error {
@@ -170,10 +173,41 @@ func (s *Service) newID() (string, error) {
 // account exists.
 var ErrLogin = errors.New("username, email or password is wrong")
 
-// Authenticate checks a login by username or email and password. Unknown
-// accounts cost the same password hashing as known ones.
-func (s *Service) Authenticate(ctx context.Context, login, password string) (store.Applicant, error) {
+// ThrottledError means too many failed logins: try again after Wait.
+type ThrottledError struct {
+	Wait   time.Duration
+	Locked bool
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins: try again in %s", e.Wait.Round(time.Second))
+}
+
+// Authenticate checks a login by username or email and password, from the
+// client address addr. Unknown accounts cost the same password hashing as
+// known ones. After repeated failures, per account and per address, it
+// refuses with a *ThrottledError before checking anything.
+func (s *Service) Authenticate(ctx context.Context, login, password, addr string) (store.Applicant, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
+	keys := []string{"account:" + hex.EncodeToString(s.index.Hash("login", login)), "address:" + addr}
+	for _, k := range keys {
+		if wait, err := s.throttle.Allow(k); wait > 0 {
+			return store.Applicant{}, &ThrottledError{Wait: wait, Locked: errors.Is(err, throttle.ErrLocked)}
+		}
+	}
+	a, err := s.authenticate(login, password)
+	switch {
+	case errors.Is(err, ErrLogin):
+		for _, k := range keys {
+			s.throttle.Failure(k)
+		}
+	case err == nil:
+		s.throttle.Success(keys[0])
+	}
+	return a, err
+}
+
+func (s *Service) authenticate(login, password string) (store.Applicant, error) {
 	var a store.Applicant
 	var err error
 	if strings.Contains(login, "@") {

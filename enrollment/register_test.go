@@ -63,17 +63,17 @@ func TestRegisterAndLogin(t *testing.T) {
 		t.Fatalf("application %+v, %v", app, err)
 	}
 	for _, login := range []string{"budi.santoso", "BUDI@example.co.id"} {
-		a, err := s.Authenticate(ctx, login, "kuda-lari-di-pantai")
+		a, err := s.Authenticate(ctx, login, "kuda-lari-di-pantai", "192.0.2.1")
 		if err != nil || a.ID != id || a.Name != "Budi Santoso" || a.Phone != "+6281234567890" {
 			t.Fatalf("login %q: %+v, %v", login, a, err)
 		}
 	}
 	for _, bad := range [][2]string{{"budi.santoso", "wrong-password-123"}, {"nobody", "kuda-lari-di-pantai"}, {"x@example.co.id", "kuda-lari-di-pantai"}} {
-		if _, err := s.Authenticate(ctx, bad[0], bad[1]); !errors.Is(err, enrollment.ErrLogin) {
+		if _, err := s.Authenticate(ctx, bad[0], bad[1], "192.0.2.2"); !errors.Is(err, enrollment.ErrLogin) {
 			t.Fatalf("login %q: %v, want ErrLogin", bad[0], err)
 		}
 	}
-	a, _ := s.Authenticate(ctx, "budi.santoso", "kuda-lari-di-pantai")
+	a, _ := s.Authenticate(ctx, "budi.santoso", "kuda-lari-di-pantai", "192.0.2.1")
 	nik, err := s.Personal(a, "nik")
 	if err != nil || string(nik) != "3171011208900001" {
 		t.Fatalf("sealed NIK: %q, %v", nik, err)
@@ -163,5 +163,32 @@ func TestPasswordHash(t *testing.T) {
 		if _, err := enrollment.VerifyPassword(bad, "x"); err == nil {
 			t.Errorf("%q accepted as a hash", bad)
 		}
+	}
+}
+
+// TestLoginThrottling: after the free failures an account answers with a
+// wait, even for the right password, and other accounts from other
+// addresses are unaffected.
+func TestLoginThrottling(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	if _, err := s.Register(ctx, budi()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if _, err := s.Authenticate(ctx, "budi.santoso", "wrong-password-123", "198.51.100.7"); !errors.Is(err, enrollment.ErrLogin) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	_, err := s.Authenticate(ctx, "budi.santoso", "kuda-lari-di-pantai", "203.0.113.9")
+	var te *enrollment.ThrottledError
+	if !errors.As(err, &te) || te.Wait <= 0 {
+		t.Fatalf("after four failures: %v, want a wait", err)
+	}
+	if _, err := s.Authenticate(ctx, "nobody", "whatever-1234", "198.51.100.7"); !errors.As(err, &te) {
+		t.Fatalf("the same address, another account: %v, want a wait", err)
+	}
+	if _, err := s.Authenticate(ctx, "nobody", "whatever-1234", "203.0.113.10"); !errors.Is(err, enrollment.ErrLogin) {
+		t.Fatalf("another address and account: %v, want the plain login error", err)
 	}
 }
