@@ -31,6 +31,7 @@ type serveConfig struct {
 		Module string `yaml:"module"`
 		Token  string `yaml:"token"`
 		PIN    string `yaml:"pin"` // file:/path or env:NAME
+		KEK    string `yaml:"kek"` // label of the AES key wrapping personal data (default kek)
 	} `yaml:"hsm"`
 	Listen struct {
 		Portal  string `yaml:"portal"`
@@ -98,7 +99,11 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 		return layout{}, listenAddrs{}, fmt.Errorf("configuration %s:\n  - %s", path, strings.Join(problems, "\n  - "))
 	}
 	settings := caSettings{BaseURL: strings.TrimRight(c.BaseURL, "/"), PolicyOID: oid, CPSURI: c.CPSURI, CRLLifetime: lifetime}
-	l := layout{StateDir: c.StateDir, PKIDir: c.PKIDir, Module: c.HSM.Module, Token: c.HSM.Token,
+	kekLabel := c.HSM.KEK
+	if kekLabel == "" {
+		kekLabel = "kek"
+	}
+	l := layout{StateDir: c.StateDir, PKIDir: c.PKIDir, Module: c.HSM.Module, Token: c.HSM.Token, KEK: kekLabel,
 		PINSource: hsm.PINSource(c.HSM.PIN), Settings: settings}
 	return l, listenAddrs{portal: c.Listen.Portal, metrics: c.Listen.Metrics}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/lint"
+	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/hsm"
 	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
 	"github.com/psre/appliance/store"
@@ -46,6 +47,7 @@ type layout struct {
 	Module    string        // PKCS#11 library
 	Token     string        // label of the token with the online CA keys
 	PINSource hsm.PINSource // its PIN
+	KEK       string        // label of the AES key that wraps personal data at rest
 	Settings  caSettings
 }
 
@@ -59,7 +61,7 @@ func demoLayout(dir string, settings caSettings) (layout, error) {
 	if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
 		return layout{}, err
 	}
-	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca",
+	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca", KEK: "kek",
 		PINSource: hsm.PINSource("file:" + filepath.Join(dir, "pins", "ca")), Settings: settings}, nil
 }
 
@@ -71,6 +73,7 @@ type state struct {
 	tok       *hsm.Token
 	db        *store.DB
 	authority *ca.Authority
+	enroll    *enrollment.Service
 	certs     map[string]*x509.Certificate
 	log       *slog.Logger
 }
@@ -153,6 +156,13 @@ func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, log *slog.L
 	}
 	if _, err := st.authority.RefreshCRLs(ctx); err != nil {
 		return nil, fmt.Errorf("initial CRLs: %w", err)
+	}
+	kek, err := st.tok.KEK(ctx, hsm.URI{Token: l.Token, Object: l.KEK, Type: "secret-key"})
+	if err != nil {
+		return nil, fmt.Errorf("the key-encryption key of personal data: %w", err)
+	}
+	if st.enroll, err = enrollment.NewService(st.db, kek, log); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
