@@ -8,13 +8,24 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # HSM), OpenSC's pkcs11-tool and OpenSSL (checking outputs with tools we did
 # not write), systemd-analyze (the unit's exposure check).
 APT_PACKAGES := softhsm2 opensc openssl systemd ca-certificates
+# Only the tests: Debian's Chromium for the portal's browser test.
+TEST_APT_PACKAGES := chromium fonts-liberation
 
-.PHONY: all deps build test run bench vet fmt clean
+.PHONY: all deps test-deps apt build test run bench vet fmt clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+	@$(GO) mod download
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT_PACKAGES)"
+
+# apt installs the Debian packages in PACKAGES that are missing, and nothing
+# when all are there.
+apt:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -22,7 +33,6 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(GO) mod download
 
 build: bin/appliance
 
@@ -34,7 +44,7 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 
-test: deps vet
+test: test-deps vet
 	$(GO) test -count=1 -timeout 20m ./...
 	bash systemd/check-exposure.sh
 
