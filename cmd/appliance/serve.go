@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/psre/appliance/adminsock"
 	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/ocsp"
+	"github.com/psre/appliance/enrollment/portal"
 	"github.com/psre/appliance/hsm"
 )
 
@@ -110,7 +112,7 @@ func runService(ctx context.Context, out io.Writer, log *slog.Logger, reg *prome
 	select {
 	case <-ready:
 		base := "http://" + portalLn.Addr().String()
-		fmt.Fprintf(out, "portal:   %s/ (CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
+		fmt.Fprintf(out, "portal:   %s/ (registration at /register, login at /login; CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
 		fmt.Fprintf(out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n", metricsLn.Addr(), metricsLn.Addr())
 		fmt.Fprintf(out, "admin:    %s (used by `appliance cert ...` while this runs)\n(Ctrl-C stops)\n", sock)
 	case <-ctx.Done():
@@ -154,12 +156,17 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 
 // service is the opened CA with what serves it.
 type service struct {
-	st   *state
-	ocsp *ocsp.Responder
-	log  *slog.Logger
+	st     *state
+	ocsp   *ocsp.Responder
+	portal http.Handler
+	log    *slog.Logger
 }
 
+// privacyPolicyVersion is the privacy policy applicants consent to.
+const privacyPolicyVersion = "privacy-2026-11"
+
 func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger) (*service, error) {
+	settings := l.Settings
 	st, err := openLayout(ctx, l, metrics, log, ca.Hooks{})
 	if err != nil {
 		return nil, err
@@ -169,24 +176,41 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		st.close()
 		return nil, err
 	}
-	return &service{st: st, ocsp: resp, log: log}, nil
+	// Sessions live in memory, so a CSRF key per process is enough: a
+	// restart ends every session anyway.
+	csrfKey := make([]byte, 32)
+	if _, err := rand.Read(csrfKey); err != nil {
+		st.close()
+		return nil, err
+	}
+	p, err := portal.New(portal.Config{Service: st.enroll, DB: st.db, CSRFKey: csrfKey,
+		Secure: strings.HasPrefix(settings.BaseURL, "https://"), Logger: log, PrivacyPolicyVersion: privacyPolicyVersion})
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return &service{st: st, ocsp: resp, portal: p.Handler(), log: log}, nil
 }
 
 func (s *service) close() { s.st.close() }
 
-// handler is the portal listener's handler: the repository routes, and
-// /ocsp handed to the responder before any router can clean the path (a
-// GET request's base64 may contain "//", which routers redirect).
+// handler is the portal listener's handler: /ocsp handed to the responder
+// before any router can clean the path (a GET request's base64 may contain
+// "//", which routers redirect), the repository routes (/crl/, /certs/)
+// and /healthz, and the applicant portal for everything else.
 func (s *service) handler(extra func(*mux.Router)) http.Handler {
 	r := mux.NewRouter()
 	s.st.authority.RegisterRepository(r)
 	extra(r)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if p := req.URL.Path; p == "/ocsp" || strings.HasPrefix(p, "/ocsp/") {
+		switch p := req.URL.Path; {
+		case p == "/ocsp" || strings.HasPrefix(p, "/ocsp/"):
 			s.ocsp.ServeHTTP(w, req)
-			return
+		case strings.HasPrefix(p, "/crl/") || strings.HasPrefix(p, "/certs/") || p == "/healthz":
+			r.ServeHTTP(w, req)
+		default:
+			s.portal.ServeHTTP(w, req)
 		}
-		r.ServeHTTP(w, req)
 	})
 }
 

@@ -1,0 +1,41 @@
+// Package portal is the applicant portal: server-rendered pages for seed
+// steps 1 to 7 (../shared/seed/digisign-certificate-flow.md) — the landing
+// page, the three-step registration wizard ("Identitas Pribadi", "Informasi
+// Akun", "Foto dan Tandatangan" with "Simpan Data"), login, logout and the
+// account page with the application's state. Everything goes through
+// enrollment.Service; the store is only read (the account page).
+//
+// Language: Bahasa Indonesia by default, English by ?lang=en on any page
+// (a cookie keeps the choice). Every text shown is in messages/{id,en}.json,
+// keyed as the identity and upload packages name their errors.
+//
+// State: the wizard is held in memory on the server, in a session named by
+// an opaque random cookie (32 bytes from crypto/rand), never in hidden
+// fields. Sessions expire after 30 minutes idle; their number and the bytes
+// of images they hold are bounded, the least recently used going first. A
+// restart loses them. Login replaces the session with a new id.
+//
+// Cookies are HttpOnly, Secure with Config.Secure (then __Host- prefixed)
+// and SameSite=Lax. Lax rather than Strict: links into the portal from
+// email (the activation link of seed step 16) and from the provider's web
+// site are cross-site navigations, and under Strict a logged-in applicant
+// would arrive looking logged out. Lax already keeps the cookie off
+// cross-site POSTs, frames and subresource requests; every change of state
+// is a POST checked by gorilla/csrf, and a GET changes nothing but the
+// caller's language cookie or starts an empty wizard.
+//
+// Referrer-Policy is same-origin, not no-referrer: under no-referrer
+// Chromium sends "Origin: null" with every form POST (checked with
+// chromium 156), which gorilla/csrf v1.7.3 refuses as a foreign origin.
+//
+// Web hygiene: a strict CSP without inline script or style (scripts are
+// small files under /static/ for the webcam and the signature pad only),
+// nosniff, frame-ancestors 'none', Cache-Control no-store on every page,
+// HSTS with Config.Secure, body limits (64 KiB forms, one image plus 64
+// KiB on the upload routes), images decoded a few at a time and re-encoded
+// by upload.Clean before they are kept. Logs carry the route pattern,
+// status and applicant id, never a NIK, name, email, phone or form value.
+//
+// The client address used for login throttling is the TCP peer: behind a
+// reverse proxy every applicant would share the proxy's address.
+package portal
