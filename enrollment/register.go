@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/psre/appliance/enrollment/identity"
 	"github.com/psre/appliance/enrollment/throttle"
@@ -89,9 +90,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (string, error) 
 	if _, err := identity.ParseNIK(r.NIK, r.BirthDate, s.now()); err != nil {
 		return "", fieldErr("nik", err)
 	}
-	name := strings.Join(strings.Fields(r.Name), " ")
-	if name == "" || len(name) > 100 {
-		return "", &FieldError{Field: "name", Key: "name.invalid", Err: errors.New("the name is empty or longer than 100 characters")}
+	name, err := CheckName(r.Name)
+	if err != nil {
+		return "", &FieldError{Field: "name", Key: "name.invalid", Err: err}
 	}
 	username, err := identity.CheckUsername(r.Username)
 	if err != nil {
@@ -100,7 +101,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (string, error) 
 	if err := identity.CheckPassword(r.Password, username, r.NIK, r.BirthDate); err != nil {
 		return "", fieldErr("password", err)
 	}
-	email, err := normalizeEmail(r.Email)
+	email, err := NormalizeEmail(r.Email)
 	if err != nil {
 		return "", fieldErr("email", err)
 	}
@@ -152,7 +153,19 @@ func (s *Service) Register(ctx context.Context, r Registration) (string, error) 
 	return id, nil
 }
 
-func normalizeEmail(s string) (string, error) {
+// CheckName collapses the spaces of a name as on the KTP and checks that it
+// is not empty and at most 100 characters.
+func CheckName(s string) (string, error) {
+	name := strings.Join(strings.Fields(s), " ")
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return "", errors.New("the name is empty or longer than 100 characters")
+	}
+	return name, nil
+}
+
+// NormalizeEmail lower-cases and checks a plain e-mail address (no display
+// name, at most 254 characters): the rule Register applies.
+func NormalizeEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {

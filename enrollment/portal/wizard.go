@@ -1,9 +1,7 @@
 package portal
 
 import (
-	"errors"
 	"net/http"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -70,7 +68,7 @@ func (p *Portal) checkIdentitas(wz *wizard) map[string]string {
 		}
 	}
 	// The rule of Service.Register.
-	if name := strings.Join(strings.Fields(wz.name), " "); name == "" || len(name) > 100 {
+	if _, err := enrollment.CheckName(wz.name); err != nil {
 		errs["name"] = "name.invalid"
 	}
 	return errs
@@ -90,7 +88,7 @@ func (p *Portal) checkAkun(wz *wizard, pw, confirm string) map[string]string {
 	} else if pw != confirm {
 		errs["password_confirm"] = "password.mismatch"
 	}
-	if _, err := normalizeEmail(wz.email); err != nil {
+	if _, err := enrollment.NormalizeEmail(wz.email); err != nil {
 		errs["email"] = "email.invalid"
 	}
 	if _, err := identity.NormalizePhone(wz.phone); err != nil {
@@ -109,17 +107,6 @@ func (p *Portal) firstIncomplete(wz *wizard) int {
 		return stepAkun
 	}
 	return stepFoto
-}
-
-// normalizeEmail is Service.Register's rule (enrollment.normalizeEmail is
-// unexported), so that a bad address shows on step 2.
-func normalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", errors.New("not a plain e-mail address")
-	}
-	return s, nil
 }
 
 func (p *Portal) registration(wz *wizard) enrollment.Registration {
