@@ -21,8 +21,10 @@ import (
 // StateRegistered is the first state of an application (DESIGN.md).
 const StateRegistered = "registered"
 
-// Upload limits of the sealed images.
-const MaxImageBytes = 5 << 20
+// MaxImageBytes bounds a sealed image. Uploads are at most 5 MB and 16 MP
+// (enrollment/upload), but a re-encoded photo can come out larger than it
+// went in.
+const MaxImageBytes = 16 << 20
 
 // Registration is what "Simpan Data" submits, already decoded: images are
 // checked and re-encoded by the upload handlers before they get here.
