@@ -52,7 +52,7 @@ run: deps build
 	bin/appliance demo --state $(STATE)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/ ./enrollment/portal/ ./enrollment/upload/
 
 clean:
 	rm -rf bin

@@ -73,9 +73,10 @@ func (u UniqueKeys) entries() [][2]string {
 // CreateApplicant stores a new applicant, its first application, its
 // sealed personal data and its unique index entries in one transaction.
 // If any unique key is taken it fails with a *TakenError and stores
-// nothing.
+// nothing. Concurrent registrations share commits (see groupCommitter):
+// every check comes before the first write.
 func (db *DB) CreateApplicant(a Applicant, keys UniqueKeys, app Application, blobs map[string]Envelope) error {
-	return db.Update(func(tx *bolt.Tx) error {
+	return db.group.update(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketIndex)
 		for _, e := range keys.entries() {
 			if idx.Get([]byte(e[1])) != nil {
