@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,6 +64,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *throttle.Limiter
+	hashing  chan struct{} // bounds concurrent argon2id computations
 }
 
 // NewService wires the service. kek is the HSM KEK (hsm.KEK).
@@ -74,7 +77,7 @@ func NewService(db *store.DB, kek store.Wrapper, log *slog.Logger) (*Service, er
 		log = slog.Default()
 	}
 	return &Service{db: db, kek: kek, index: index, random: rand.Reader, now: time.Now, log: log,
-		throttle: throttle.New(throttle.DefaultPolicy(), nil)}, nil
+		throttle: throttle.New(throttle.DefaultPolicy(), nil), hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
 
 func fieldErr(field string, err error) error {
@@ -119,7 +122,11 @@ func (s *Service) Register(ctx context.Context, r Registration) (string, error) 
 	if r.ConsentVersion == "" {
 		return "", &FieldError{Field: "consent", Key: "consent.required", Err: errors.New("the privacy policy was not accepted")}
 	}
+	if err := s.acquireHashing(ctx); err != nil {
+		return "", err
+	}
 	hash, err := HashPassword(r.Password)
+	s.releaseHashing()
 	if err != nil {
 		return "", err
 	}
@@ -204,23 +211,62 @@ func (e *ThrottledError) Error() string {
 // refuses with a *ThrottledError before checking anything.
 func (s *Service) Authenticate(ctx context.Context, login, password, addr string) (store.Applicant, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
-	keys := []string{"account:" + hex.EncodeToString(s.index.Hash("login", login)), "address:" + addr}
-	for _, k := range keys {
-		if wait, err := s.throttle.Allow(k); wait > 0 {
+	keys := []string{"account:" + hex.EncodeToString(s.index.Hash("login", login)), "address:" + addressKey(addr)}
+	// Reserve counts the attempt as failed before the password is checked,
+	// so a burst of simultaneous guesses cannot all pass the throttle.
+	for i, k := range keys {
+		wait, err := s.throttle.Reserve(k)
+		if wait > 0 {
+			for _, done := range keys[:i] {
+				s.throttle.Release(done)
+			}
 			return store.Applicant{}, &ThrottledError{Wait: wait, Locked: errors.Is(err, throttle.ErrLocked)}
 		}
 	}
+	if err := s.acquireHashing(ctx); err != nil {
+		for _, k := range keys {
+			s.throttle.Release(k)
+		}
+		return store.Applicant{}, err
+	}
 	a, err := s.authenticate(login, password)
+	s.releaseHashing()
 	switch {
 	case errors.Is(err, ErrLogin):
-		for _, k := range keys {
-			s.throttle.Failure(k)
-		}
+		// already counted
 	case err == nil:
 		s.throttle.Success(keys[0])
+		s.throttle.Release(keys[1])
+	default:
+		for _, k := range keys {
+			s.throttle.Release(k)
+		}
 	}
 	return a, err
 }
+
+// addressKey is the throttling key of a client address: an IPv6 client
+// controls its whole /64, so that is one key.
+func addressKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// acquireHashing waits for one of the argon2id slots: each hash holds 46
+// MiB, so their number is bounded by the cores, not by the requests.
+func (s *Service) acquireHashing(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) releaseHashing() { <-s.hashing }
 
 func (s *Service) authenticate(login, password string) (store.Applicant, error) {
 	var a store.Applicant

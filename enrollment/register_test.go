@@ -192,3 +192,45 @@ func TestLoginThrottling(t *testing.T) {
 		t.Fatalf("another address and account: %v, want the plain login error", err)
 	}
 }
+
+// TestLoginBurst: forty wrong passwords at the same moment reach the
+// password check only as often as the throttle allows, and they do not
+// lock the account.
+func TestLoginBurst(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	if _, err := s.Register(ctx, budi()); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		go func() {
+			_, err := s.Authenticate(ctx, "budi.santoso", "wrong-password-123", "2001:db8::1")
+			results <- err
+		}()
+	}
+	checked, throttled := 0, 0
+	for i := 0; i < 40; i++ {
+		err := <-results
+		var te *enrollment.ThrottledError
+		switch {
+		case errors.Is(err, enrollment.ErrLogin):
+			checked++
+		case errors.As(err, &te):
+			throttled++
+			if te.Locked {
+				t.Fatal("a burst locked the account")
+			}
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if checked > 4 || checked+throttled != 40 {
+		t.Fatalf("%d password checks and %d throttled of 40; want at most 4 checks", checked, throttled)
+	}
+	// Another address in the same IPv6 /64 is the same client.
+	var te *enrollment.ThrottledError
+	if _, err := s.Authenticate(ctx, "someone.else", "whatever-1234", "2001:db8::ffff"); !errors.As(err, &te) {
+		t.Fatalf("another address of the same /64: %v, want a wait", err)
+	}
+}

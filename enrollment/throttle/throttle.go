@@ -78,10 +78,49 @@ func (l *Limiter) Allow(key string) (time.Duration, error) {
 	return wait, nil
 }
 
+// Reserve is Allow and Failure in one step: if key may try now, the
+// attempt is counted as failed at once, so that attempts made at the same
+// moment cannot all pass the check before any failure is recorded. A
+// successful attempt then calls Success or Release.
+func (l *Limiter) Reserve(key string) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.get(key); e != nil {
+		if wait := e.notBefore.Sub(l.now()); wait > 0 {
+			if e.failures >= l.policy.LockAfter {
+				return wait, ErrLocked
+			}
+			return wait, nil
+		}
+	}
+	l.failure(key)
+	return 0, nil
+}
+
+// Release takes back one reserved attempt that turned out not to fail.
+func (l *Limiter) Release(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.get(key)
+	if e == nil {
+		return
+	}
+	e.failures--
+	if e.failures <= 0 {
+		delete(l.entries, key)
+	} else if e.failures < l.policy.LockAfter && e.failures <= l.policy.FreeFailures {
+		e.notBefore = time.Time{}
+	}
+}
+
 // Failure records a failed attempt.
 func (l *Limiter) Failure(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.failure(key)
+}
+
+func (l *Limiter) failure(key string) {
 	now := l.now()
 	e := l.get(key)
 	if e == nil {

@@ -96,3 +96,30 @@ func TestForgetAndBound(t *testing.T) {
 		t.Fatal("a forgotten key is still remembered")
 	}
 }
+
+// TestReserveBoundsAConcurrentBurst: attempts made at the same moment are
+// counted as they pass, so a burst gets through only the free ones plus
+// one before the waits begin.
+func TestReserveBoundsAConcurrentBurst(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	p := DefaultPolicy()
+	l := New(p, c.now)
+	passed := 0
+	for i := 0; i < 40; i++ { // no time passes: a burst
+		if wait, _ := l.Reserve("account:x"); wait == 0 {
+			passed++
+		}
+	}
+	if passed != p.FreeFailures+1 {
+		t.Fatalf("%d of a burst of 40 passed, want %d", passed, p.FreeFailures+1)
+	}
+	// A reservation that succeeds is taken back.
+	l2 := New(p, c.now)
+	for i := 0; i < p.FreeFailures; i++ {
+		l2.Reserve("address:y")
+		l2.Release("address:y")
+	}
+	if wait, err := l2.Allow("address:y"); wait != 0 || err != nil {
+		t.Fatalf("released reservations still count: %v, %v", wait, err)
+	}
+}
