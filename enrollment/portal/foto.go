@@ -24,6 +24,10 @@ type fotoPage struct {
 }
 
 func (p *Portal) fotoGet(w http.ResponseWriter, r *http.Request) {
+	if p.session(r) == nil { // no wizard yet: step 1, without making a session
+		seeOther(w, r, stepPaths[stepIdentitas])
+		return
+	}
 	sess, err := p.wizardSession(w, r)
 	if err != nil {
 		p.serverError(w, r, err)

@@ -67,8 +67,10 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("Secure: cookie %s: %+v", c.Name, c)
 		}
 	}
-	if len(names) != 2 {
-		t.Errorf("Secure: cookies %v", names)
+	// A visit sets only the CSRF cookie: sessions are made by the first
+	// valid POST, so anonymous GETs cannot fill the session store.
+	if len(names) != 1 || names[0] != "__Host-csrf" {
+		t.Errorf("Secure: cookies %v, want only __Host-csrf", names)
 	}
 }
 
@@ -250,5 +252,36 @@ func TestCatalogs(t *testing.T) {
 				t.Errorf("%s: no %q", lang, k)
 			}
 		}
+	}
+}
+
+// TestSessionFlood: visits make no sessions, and a flood of new wizards
+// evicts other wizards before it logs anyone out.
+func TestSessionFlood(t *testing.T) {
+	e := newEnv(t)
+	portal.SetSessionLimits(e.p, 3, 64<<20)
+	a := budi()
+	victim := e.browser()
+	if pg := victim.register(a); pg.path != "/register/selesai" {
+		t.Fatalf("register: %s", pg.path)
+	}
+	victim.get("/login")
+	if pg := victim.post("/login", url.Values{"login": {a.username}, "password": {a.password}}); pg.path != "/account" {
+		t.Fatalf("login: %s", pg.path)
+	}
+	for range 50 {
+		e.browser().get("/register/identitas")
+	}
+	if n := portal.SessionCount(e.p); n != 1 {
+		t.Fatalf("%d sessions after 50 anonymous visits, want only the victim's", n)
+	}
+	for i := range 20 {
+		e.clock.Advance(time.Second)
+		b := e.browser()
+		b.get("/register/identitas")
+		b.post("/register/identitas", url.Values{"name": {"Flood " + string(rune('A'+i))}})
+	}
+	if pg := victim.get("/account"); pg.path != "/account" {
+		t.Fatalf("a flood of wizards logged the victim out: %s", pg.path)
 	}
 }

@@ -58,6 +58,7 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 	sess.mu.Lock()
 	sess.applicantID, sess.username = a.ID, a.Username
 	sess.mu.Unlock()
+	p.sessions.markLoggedIn(sess)
 	p.log.InfoContext(r.Context(), "applicant logged in", "applicant", a.ID)
 	seeOther(w, r, "/account")
 }

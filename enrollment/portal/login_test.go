@@ -45,7 +45,8 @@ func TestLogin(t *testing.T) {
 		t.Errorf("unknown user and wrong password answer differently:\n%s\n%s", strip(bodies[0]), strip(bodies[1]))
 	}
 
-	b.get("/register/identitas") // a session before login
+	b.get("/register/identitas")
+	b.post("/register/identitas", url.Values{"name": {"Someone"}}) // a session before login
 	before := b.sessionID()
 	if before == "" {
 		t.Fatal("no session cookie before login")
@@ -92,7 +93,11 @@ func setCookieHas(t *testing.T, e *env, b *browser, name string, attrs ...string
 	if name == "csrf" {
 		resp, err = c.Get(e.srv.URL + "/login")
 	} else {
-		resp, err = c.Get(e.srv.URL + "/register/identitas")
+		// Sessions are made by the first valid POST of the wizard.
+		nb := e.browser()
+		nb.get("/register/identitas")
+		c.Jar = nb.c.Jar
+		resp, err = c.PostForm(e.srv.URL+"/register/identitas", url.Values{"csrf_token": {nb.token}, "name": {"Someone"}})
 	}
 	if err != nil {
 		t.Fatal(err)

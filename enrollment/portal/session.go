@@ -32,6 +32,7 @@ type session struct {
 	lastSeen   time.Time
 	imageBytes int
 	dead       bool
+	loggedIn   bool // evicted only when no anonymous session is left
 }
 
 // sessionStore keeps sessions in memory: they are lost on restart, which
@@ -140,14 +141,34 @@ func (s *sessionStore) len() int {
 }
 
 // oldest returns the least recently used session other than except.
+// oldest is the least recently used session other than except, taken from
+// the anonymous (registration) sessions first: a flood of new wizards
+// cannot log applicants out while anonymous sessions remain to evict.
 func (s *sessionStore) oldest(except *session) *session {
-	var o *session
+	var o, oLogged *session
 	for _, c := range s.m {
-		if c != except && (o == nil || c.lastSeen.Before(o.lastSeen)) {
+		if c == except {
+			continue
+		}
+		if c.loggedIn {
+			if oLogged == nil || c.lastSeen.Before(oLogged.lastSeen) {
+				oLogged = c
+			}
+		} else if o == nil || c.lastSeen.Before(o.lastSeen) {
 			o = c
 		}
 	}
+	if o == nil {
+		return oLogged
+	}
 	return o
+}
+
+// markLoggedIn records that sess belongs to a logged-in applicant.
+func (s *sessionStore) markLoggedIn(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess.loggedIn = true
 }
 
 func (s *sessionStore) drop(sess *session) {

@@ -76,6 +76,12 @@ func (p *Portal) renderStep(w http.ResponseWriter, r *http.Request, wz *wizard, 
 var stepNames = [...]string{stepIdentitas: "identitas", stepAkun: "akun", stepFoto: "foto"}
 
 func (p *Portal) identitasGet(w http.ResponseWriter, r *http.Request) {
+	// A visit creates no session: the first valid POST does. Otherwise
+	// anonymous GETs could fill the session store and evict real users.
+	if p.session(r) == nil {
+		p.renderStep(w, r, &wizard{}, stepIdentitas)
+		return
+	}
 	sess, err := p.wizardSession(w, r)
 	if err != nil {
 		p.serverError(w, r, err)
@@ -105,6 +111,10 @@ func (p *Portal) identitasPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) akunGet(w http.ResponseWriter, r *http.Request) {
+	if p.session(r) == nil { // no wizard yet: step 1, without making a session
+		seeOther(w, r, stepPaths[stepIdentitas])
+		return
+	}
 	sess, err := p.wizardSession(w, r)
 	if err != nil {
 		p.serverError(w, r, err)
