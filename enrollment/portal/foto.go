@@ -70,6 +70,11 @@ func (p *Portal) fotoPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Only a wizard that reached this step gets its photo decoded.
+	if !p.atFotoStep(r) {
+		seeOther(w, r, stepPaths[stepIdentitas])
+		return
+	}
 	// Decode the KTP photo before taking the session lock.
 	ktp, ktpErr, ktpGiven := p.formImage(r, "ktp_photo", upload.KTPPhoto)
 	sess, err := p.wizardSession(w, r)
@@ -164,4 +169,16 @@ func (p *Portal) captchaReload(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) selesai(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, "selesai", "selesai.title", nil)
+}
+
+// atFotoStep reports whether the caller has a wizard whose first two steps
+// are complete, without creating anything.
+func (p *Portal) atFotoStep(r *http.Request) bool {
+	sess := p.session(r)
+	if sess == nil {
+		return false
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.wiz != nil && p.firstIncomplete(sess.wiz) == stepFoto
 }

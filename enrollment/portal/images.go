@@ -25,17 +25,18 @@ var imageKinds = map[string]struct {
 // it with upload.Clean. It returns a message key on failure. Decoding is
 // bounded to a few at a time: one image may take hundreds of MB to decode.
 func (p *Portal) clean(r *http.Request, kind upload.Kind, rd io.Reader) ([]byte, string) {
+	// Take a slot before reading, so waiting uploads hold no image bytes.
+	select {
+	case p.cleaning <- struct{}{}:
+		defer func() { <-p.cleaning }()
+	case <-r.Context().Done():
+		return nil, "upload.corrupt"
+	}
 	data, err := io.ReadAll(io.LimitReader(rd, upload.MaxBytes+1))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			return nil, "upload.too_large"
 		}
-		return nil, "upload.corrupt"
-	}
-	select {
-	case p.cleaning <- struct{}{}:
-		defer func() { <-p.cleaning }()
-	case <-r.Context().Done():
 		return nil, "upload.corrupt"
 	}
 	out, err := upload.Clean(kind, data)
@@ -92,7 +93,7 @@ func (p *Portal) imagePost(field string) http.HandlerFunc {
 	kind := imageKinds[field].kind
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := p.session(r)
-		if sess == nil {
+		if sess == nil || !p.atFotoStep(r) {
 			p.jsonStatus(w, r, http.StatusConflict, "session.expired")
 			return
 		}

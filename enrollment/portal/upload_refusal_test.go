@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,23 @@ func TestUploadRefusals(t *testing.T) {
 				t.Errorf("%s, %s: a selfie was kept: %d", lang, tc.name, pg.status)
 			}
 		}
+	}
+}
+
+// TestImagesOnlyAtStepThree: an image sent before steps 1 and 2 are
+// complete is not decoded or kept.
+func TestImagesOnlyAtStepThree(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.get("/register/identitas")
+	b.post("/register/identitas", url.Values{"name": {"Someone"}}) // step 1 incomplete
+	if pg := b.postImage("/register/selfie", truncatedJPEG(t)); pg.status != http.StatusConflict {
+		t.Errorf("selfie before step 3: HTTP %d, want 409", pg.status)
+	}
+	if pg := b.get("/register/preview/selfie"); pg.status != http.StatusNotFound {
+		t.Errorf("a selfie was kept: %d", pg.status)
+	}
+	if pg := b.postMultipart("/register/foto", url.Values{"action": {"save"}}, "ktp.jpg", truncatedJPEG(t)); pg.path != "/register/identitas" {
+		t.Errorf("Simpan Data before step 3 went to %s", pg.path)
 	}
 }
