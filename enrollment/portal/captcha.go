@@ -18,9 +18,15 @@ const (
 )
 
 type captchaState struct {
-	id     string // names the picture in /captcha/{id}.png; changes with the digits
-	digits []byte // 0-9 each
+	id      string // names the picture in /captcha/{id}.png; changes with the digits
+	digits  []byte // 0-9 each
+	renders int    // pictures and sounds made of these digits so far
 }
+
+// maxCaptchaRenders bounds the pictures and sounds made for one captcha
+// (a sound costs ~5 ms of CPU and 1 MB): enough for a person to reload the
+// page and listen a few times, then a new captcha is needed.
+const maxCaptchaRenders = 8
 
 func newCaptcha() (captchaState, error) {
 	id, err := randomID()
@@ -52,14 +58,24 @@ func (p *Portal) captchaMedia(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	id, ext, _ := strings.Cut(file, ".")
 	var digits []byte
-	if sess := p.session(r); sess != nil && id != "" {
+	tooMany := false
+	if sess := p.session(r); sess != nil && id != "" && (ext == "png" || ext == "wav") {
 		sess.mu.Lock()
 		if sess.wiz != nil && sess.wiz.captcha.id == id {
-			digits = bytes.Clone(sess.wiz.captcha.digits)
+			c := &sess.wiz.captcha
+			if c.renders++; c.renders > maxCaptchaRenders {
+				tooMany = true
+			} else {
+				digits = bytes.Clone(c.digits)
+			}
 		}
 		sess.mu.Unlock()
 	}
-	if digits == nil || (ext != "png" && ext != "wav") {
+	if tooMany {
+		http.Error(w, "", http.StatusTooManyRequests)
+		return
+	}
+	if digits == nil {
 		p.notFound(w, r)
 		return
 	}

@@ -269,6 +269,15 @@ func TestCaptcha(t *testing.T) {
 			t.Errorf("captcha%s from another session: %d", ext, got.status)
 		}
 	}
+	// Each captcha is drawn and spoken a bounded number of times.
+	m := regexpFind(pg.body, `/captcha/([A-Za-z0-9_-]+)\.png`)
+	last := 0
+	for range 20 {
+		last = b.get("/captcha/" + m + ".wav").status
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("the 22nd rendering of one captcha: %d, want 429", last)
+	}
 	wrong := []byte(answer)
 	wrong[0] = '0' + (wrong[0]-'0'+1)%10
 	b.mustSave("/register/selfie", jpegImage(t, 480, 480))
