@@ -258,25 +258,7 @@ func TestSessionRecovery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := hsmtest.New(t)
-			reg := prometheus.NewRegistry()
-			metrics, err := hsm.NewMetrics(reg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			modPath, _ := softhsmtestdata.ModulePath()
-			mod, err := hsm.OpenModule(modPath, hsm.ModuleOptions{Metrics: metrics})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mod.Close()
-			pinFile := env.InitToken(t, "ca")
-			pin, _ := hsm.ReadPIN(hsm.PINSource("file:"+pinFile), "ca", nil)
-			tok, err := mod.OpenToken(context.Background(), hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tok.Close()
+			mod, tok, reg, modPath, _ := metricToken(t)
 			s, _, err := tok.GenerateKeyPair(context.Background(), "k", hsm.ECDSAP256)
 			if err != nil {
 				t.Fatal(err)
@@ -393,25 +375,7 @@ func TestRecoveryWhenTokenReturns(t *testing.T) {
 // operations fail fast without trying the PIN again (each try would count
 // towards locking it on a real HSM).
 func TestRejectedPINIsNotRetried(t *testing.T) {
-	env := hsmtest.New(t)
-	reg := prometheus.NewRegistry()
-	metrics, err := hsm.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modPath, _ := softhsmtestdata.ModulePath()
-	mod, err := hsm.OpenModule(modPath, hsm.ModuleOptions{Metrics: metrics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mod.Close()
-	pinFile := env.InitToken(t, "ca")
-	pin, _ := hsm.ReadPIN(hsm.PINSource("file:"+pinFile), "ca", nil)
-	tok, err := mod.OpenToken(context.Background(), hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
+	mod, tok, reg, modPath, pin := metricToken(t)
 	s, _, err := tok.GenerateKeyPair(context.Background(), "k", hsm.ECDSAP256)
 	if err != nil {
 		t.Fatal(err)
@@ -465,4 +429,30 @@ func loginFailures(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+// metricToken opens a fresh token "ca" through a module of its own whose
+// metrics are gathered in reg, closing both when the test ends.
+func metricToken(t *testing.T) (mod *hsm.Module, tok *hsm.Token, reg *prometheus.Registry, modPath, pin string) {
+	t.Helper()
+	env := hsmtest.New(t)
+	reg = prometheus.NewRegistry()
+	metrics, err := hsm.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modPath, _ = softhsmtestdata.ModulePath()
+	mod, err = hsm.OpenModule(modPath, hsm.ModuleOptions{Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mod.Close)
+	pinFile := env.InitToken(t, "ca")
+	pin, _ = hsm.ReadPIN(hsm.PINSource("file:"+pinFile), "ca", nil)
+	tok, err = mod.OpenToken(context.Background(), hsm.URI{Token: "ca"}, pin, hsm.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tok.Close() })
+	return mod, tok, reg, modPath, pin
 }
