@@ -6,6 +6,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -88,4 +89,30 @@ func (db *DB) Schema() (uint64, error) {
 		return nil
 	})
 	return v, err
+}
+
+var keySettings = []byte("settings")
+
+// PutSettings records the running service's settings (JSON of v), so that
+// tools working on the files while it is stopped use the same ones.
+func (db *DB) PutSettings(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySettings, raw) })
+}
+
+// Settings decodes the recorded settings into v; ok is false if there are
+// none.
+func (db *DB) Settings(v any) (ok bool, err error) {
+	err = db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMeta).Get(keySettings)
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, v)
+	})
+	return ok, err
 }

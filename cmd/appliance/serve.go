@@ -45,7 +45,9 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 	return runService(ctx, d.out, d.log, reg, d.metrics, addrs, func(portalAddr string) (layout, error) {
 		settings := demoSettings(portalAddr)
 		settings.CRLLifetime = crlLifetime
-		return demoLayout(d.dir, settings)
+		l, err := demoLayout(d.dir, settings)
+		l.Serving = true
+		return l, err
 	})
 }
 

@@ -64,6 +64,11 @@ func TestServeFromConfig(t *testing.T) {
 		t.Errorf("cert show through the served admin socket:\n%s", r)
 	}
 	s.stop(t)
+	// With the service stopped, the CLI issues under the served settings.
+	_, cert := issueCert(t, dir, "officer", newCSR(t, "Officer Later"), filepath.Join(t.TempDir(), "officer.pem"))
+	if dp := cert.CRLDistributionPoints; len(dp) != 1 || dp[0] != "http://pki.example.test/crl/admin.crl" {
+		t.Errorf("certificate issued while the service was stopped has CRL DP %v, want the configured base URL", dp)
+	}
 }
 
 func TestServeConfigRefusals(t *testing.T) {

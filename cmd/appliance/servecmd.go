@@ -127,5 +127,6 @@ func serveCommand(ctx context.Context, args []string, stdout io.Writer, log *slo
 	if err != nil {
 		return err
 	}
+	l.Serving = true
 	return runService(ctx, stdout, log, reg, metrics, addrs, func(string) (layout, error) { return l, nil })
 }

@@ -49,6 +49,10 @@ type layout struct {
 	PINSource hsm.PINSource // its PIN
 	KEK       string        // label of the AES key that wraps personal data at rest
 	Settings  caSettings
+	// Serving marks the running service: its settings are recorded in the
+	// store. Otherwise (the CLI on a stopped service) the recorded settings,
+	// if any, replace Settings, so certificates carry the served URLs.
+	Serving bool
 }
 
 // demoLayout is the layout of a directory made by `appliance demo`.
@@ -119,6 +123,13 @@ func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, log *slog.L
 	}
 	if st.db, err = store.Open(filepath.Join(l.StateDir, "appliance.db"), 2*time.Second); err != nil {
 		return nil, err
+	}
+	if l.Serving {
+		if err := st.db.PutSettings(settings); err != nil {
+			return nil, err
+		}
+	} else if _, err := st.db.Settings(&settings); err != nil {
+		return nil, fmt.Errorf("recorded settings: %w", err)
 	}
 	linter, err := lint.New()
 	if err != nil {
