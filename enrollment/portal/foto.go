@@ -23,23 +23,14 @@ type fotoPage struct {
 	Privacy                        template.HTML
 }
 
-func (p *Portal) fotoGet(w http.ResponseWriter, r *http.Request) {
-	if p.session(r) == nil { // no wizard yet: step 1, without making a session
-		seeOther(w, r, stepPaths[stepIdentitas])
-		return
-	}
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
+func (p *Portal) fotoGet(w http.ResponseWriter, r *http.Request, sess *session) {
 	wz := sess.wiz
 	if step := p.firstIncomplete(wz); step != stepFoto {
 		seeOther(w, r, stepPaths[step])
 		return
 	}
 	if wz.captcha.id == "" {
+		var err error
 		if wz.captcha, err = newCaptcha(); err != nil {
 			p.serverError(w, r, err)
 			return
@@ -153,13 +144,8 @@ func (p *Portal) sendBack(w http.ResponseWriter, r *http.Request, wz *wizard, fi
 }
 
 // captchaReload gives the wizard a new captcha.
-func (p *Portal) captchaReload(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
+func (p *Portal) captchaReload(w http.ResponseWriter, r *http.Request, sess *session) {
+	var err error
 	if sess.wiz.captcha, err = newCaptcha(); err != nil {
 		p.serverError(w, r, err)
 		return

@@ -82,22 +82,12 @@ func (p *Portal) identitasGet(w http.ResponseWriter, r *http.Request) {
 		p.renderStep(w, r, &wizard{}, stepIdentitas)
 		return
 	}
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
-	p.renderStep(w, r, sess.wiz, stepIdentitas)
+	p.withWizard(func(w http.ResponseWriter, r *http.Request, sess *session) {
+		p.renderStep(w, r, sess.wiz, stepIdentitas)
+	})(w, r)
 }
 
-func (p *Portal) identitasPost(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
+func (p *Portal) identitasPost(w http.ResponseWriter, r *http.Request, sess *session) {
 	wz := sess.wiz
 	wz.nik = strings.TrimSpace(r.PostFormValue("nik"))
 	wz.name = strings.TrimSpace(r.PostFormValue("name"))
@@ -110,17 +100,7 @@ func (p *Portal) identitasPost(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, stepPaths[stepAkun])
 }
 
-func (p *Portal) akunGet(w http.ResponseWriter, r *http.Request) {
-	if p.session(r) == nil { // no wizard yet: step 1, without making a session
-		seeOther(w, r, stepPaths[stepIdentitas])
-		return
-	}
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
+func (p *Portal) akunGet(w http.ResponseWriter, r *http.Request, sess *session) {
 	if len(p.checkIdentitas(sess.wiz)) > 0 {
 		seeOther(w, r, stepPaths[stepIdentitas])
 		return
@@ -128,13 +108,7 @@ func (p *Portal) akunGet(w http.ResponseWriter, r *http.Request) {
 	p.renderStep(w, r, sess.wiz, stepAkun)
 }
 
-func (p *Portal) akunPost(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.wizardSession(w, r)
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	defer sess.mu.Unlock()
+func (p *Portal) akunPost(w http.ResponseWriter, r *http.Request, sess *session) {
 	wz := sess.wiz
 	wz.username = strings.TrimSpace(r.PostFormValue("username"))
 	wz.email = strings.TrimSpace(r.PostFormValue("email"))

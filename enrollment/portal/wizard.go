@@ -119,6 +119,33 @@ func (p *Portal) registration(wz *wizard) enrollment.Registration {
 	}
 }
 
+// withWizard adapts a wizard handler: h gets the caller's session, locked,
+// with a wizard (both made as needed), and it is unlocked afterwards.
+func (p *Portal) withWizard(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, err := p.wizardSession(w, r)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		defer sess.mu.Unlock()
+		h(w, r, sess)
+	}
+}
+
+// withExistingWizard is withWizard for pages past step 1: a caller without
+// a session goes to step 1 and gets none (visits make no sessions).
+func (p *Portal) withExistingWizard(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	wrapped := p.withWizard(h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p.session(r) == nil {
+			seeOther(w, r, stepPaths[stepIdentitas])
+			return
+		}
+		wrapped(w, r)
+	}
+}
+
 // wizardSession returns the caller's session, locked, with a wizard,
 // creating both as needed. The caller unlocks sess.mu.
 func (p *Portal) wizardSession(w http.ResponseWriter, r *http.Request) (*session, error) {
