@@ -42,6 +42,7 @@ type Registration struct {
 	Selfie         []byte // JPEG
 	Specimen       []byte // PNG
 	ConsentVersion string
+	Lang           string // language of the applicant's emails: "id" (default) or "en"
 }
 
 // FieldError says which field of a registration is wrong, with the message
@@ -65,6 +66,7 @@ type Service struct {
 	log      *slog.Logger
 	throttle *throttle.Limiter
 	hashing  chan struct{} // bounds concurrent argon2id computations
+	wf       *WorkflowConfig
 }
 
 // NewService wires the service. kek is the HSM KEK (hsm.KEK).
@@ -149,10 +151,15 @@ func (s *Service) Register(ctx context.Context, r Registration) (string, error) 
 		blobs[kind] = env
 	}
 	now := s.now().UTC()
+	lang := "id"
+	if r.Lang == "en" {
+		lang = "en"
+	}
+	nikHash := s.index.Hash("nik", r.NIK)
 	a := store.Applicant{ID: id, Username: username, Name: name, Email: email, Phone: phone, PasswordHash: hash,
-		Blobs: ids, ConsentVersion: r.ConsentVersion, Created: now}
+		Blobs: ids, ConsentVersion: r.ConsentVersion, Created: now, Lang: lang, NIKHash: nikHash}
 	keys := store.UniqueKeys{Username: username, EmailHash: s.index.Hash("email", email),
-		PhoneHash: s.index.Hash("phone", phone), NIKHash: s.index.Hash("nik", r.NIK)}
+		PhoneHash: s.index.Hash("phone", phone), NIKHash: nikHash, Traits: s.traits(name, r.BirthDate, r.KTPPhoto)}
 	app := store.Application{ID: id, ApplicantID: id, State: StateRegistered, Updated: now,
 		History: []store.Transition{{To: StateRegistered, Actor: "applicant", At: now}}}
 	if err := s.db.CreateApplicant(a, keys, app, blobs); err != nil {

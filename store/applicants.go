@@ -28,16 +28,72 @@ type Applicant struct {
 	Blobs          map[string]string `json:"blobs"` // kind -> blob id
 	ConsentVersion string            `json:"consent_version"`
 	Created        time.Time         `json:"created"`
+	Lang           string            `json:"lang,omitempty"`     // language of the emails ("id" or "en")
+	NIKHash        []byte            `json:"nik_hash,omitempty"` // the keyed hash of the NIK index entry
 }
 
 // Application is an applicant's request for a certificate, moving through
-// the states of DESIGN.md.
+// the states of DESIGN.md. Only enrollment's state machine writes it.
 type Application struct {
 	ID          string       `json:"id"`
 	ApplicantID string       `json:"applicant_id"`
 	State       string       `json:"state"`
 	Updated     time.Time    `json:"updated"`
 	History     []Transition `json:"history"`
+
+	Invoice          *Invoice    `json:"invoice,omitempty"`
+	PaymentProof     *Proof      `json:"payment_proof,omitempty"`
+	PaymentRejection string      `json:"payment_rejection,omitempty"` // CS's reason, shown until the next proof
+	ConfirmedBy      string      `json:"confirmed_by,omitempty"`      // officer id of the CS who confirmed payment
+	Approvals        []Approval  `json:"approvals,omitempty"`         // RA approvals of the current review
+	Rejection        *Rejection  `json:"rejection,omitempty"`         // the last RA rejection
+	Activation       *Activation `json:"activation,omitempty"`
+}
+
+// Invoice is the payment instruction CS issues.
+type Invoice struct {
+	Number         string    `json:"number"`
+	Amount         int64     `json:"amount"` // in the currency's smallest unit (rupiah)
+	Currency       string    `json:"currency"`
+	BankName       string    `json:"bank_name"`
+	AccountNumber  string    `json:"account_number"`
+	AccountName    string    `json:"account_name"`
+	VirtualAccount string    `json:"virtual_account"`
+	Reference      string    `json:"reference"`
+	Due            time.Time `json:"due"`
+	IssuedBy       string    `json:"issued_by"`
+	Issued         time.Time `json:"issued"`
+}
+
+// Proof is an uploaded payment proof: the sealed file is the blob BlobID.
+type Proof struct {
+	BlobID      string    `json:"blob_id"`
+	ContentType string    `json:"content_type"`
+	Size        int       `json:"size"`
+	Uploaded    time.Time `json:"uploaded"`
+}
+
+// Approval is one RA officer's approval.
+type Approval struct {
+	Officer string    `json:"officer"`
+	At      time.Time `json:"at"`
+}
+
+// Rejection is an RA decision against the application. Fields names what
+// the applicant must correct when the rejection is correctable.
+type Rejection struct {
+	Reason      string    `json:"reason"`
+	Fields      []string  `json:"fields,omitempty"`
+	Correctable bool      `json:"correctable"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+}
+
+// Activation is the pending activation link: only its hash is stored.
+type Activation struct {
+	TokenHash []byte    `json:"token_hash"`
+	Expires   time.Time `json:"expires"`
+	Used      bool      `json:"used,omitempty"`
 }
 
 // Transition is one state change of an application.
@@ -59,6 +115,9 @@ func (e *TakenError) Error() string { return e.Field + " is already registered" 
 type UniqueKeys struct {
 	Username                      string
 	EmailHash, PhoneHash, NIKHash []byte
+	// Traits are non-unique keyed hashes (kind -> hash) recorded for
+	// duplicate warnings (see AddDuplicateKey).
+	Traits map[string][]byte
 }
 
 func (u UniqueKeys) entries() [][2]string {
@@ -99,11 +158,16 @@ func (db *DB) CreateApplicant(a Applicant, keys UniqueKeys, app Application, blo
 				return err
 			}
 		}
+		for kind, h := range keys.Traits {
+			if err := AddDuplicateKey(tx, kind, h, a.ID); err != nil {
+				return err
+			}
+		}
 		if err := putJSON(tx.Bucket(bucketApplicants), a.ID, a); err != nil {
 			return err
 		}
 		// One application per applicant (DESIGN.md): keyed by the applicant.
-		return putJSON(tx.Bucket(bucketApplications), a.ID, app)
+		return PutApplication(tx, app)
 	})
 }
 

@@ -175,3 +175,13 @@ func (ix *Indexer) Hash(kind, value string) []byte {
 	m.Write([]byte(value))
 	return m.Sum(nil)
 }
+
+// GetBlob reads the envelope stored under id inside tx.
+func GetBlob(tx *bolt.Tx, id string) (Envelope, error) {
+	var e Envelope
+	raw := tx.Bucket(bucketBlobs).Get([]byte(id))
+	if raw == nil {
+		return e, fmt.Errorf("blob %s: %w", id, ErrNotFound)
+	}
+	return e, json.Unmarshal(raw, &e)
+}

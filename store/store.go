@@ -50,7 +50,7 @@ func Open(path string, timeout time.Duration) (*DB, error) {
 		return nil, fmt.Errorf("database %s has mode %v: chmod 0600 it", path, st.Mode().Perm())
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketCertificates, bucketCRLs, bucketOCSP, bucketBlobs, bucketApplicants, bucketApplications, bucketIndex} {
+		for _, name := range [][]byte{bucketCertificates, bucketCRLs, bucketOCSP, bucketBlobs, bucketApplicants, bucketApplications, bucketIndex, bucketOfficers} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

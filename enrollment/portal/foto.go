@@ -113,7 +113,9 @@ func (p *Portal) fotoPost(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, stepPaths[stepFoto])
 		return
 	}
-	_, err = p.cfg.Service.Register(r.Context(), p.registration(wz))
+	reg := p.registration(wz)
+	reg.Lang = lang(r)
+	_, err = p.cfg.Service.Register(r.Context(), reg)
 	var fe *enrollment.FieldError
 	var te *store.TakenError
 	switch {

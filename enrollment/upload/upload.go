@@ -26,6 +26,7 @@ const (
 	KTPPhoto Kind = iota
 	Selfie
 	Specimen
+	PaymentProof // a photo or scan of a transfer receipt (see CleanProof)
 )
 
 // MaxBytes is the largest upload accepted.
@@ -60,6 +61,9 @@ var messageKeys = []struct {
 	{ErrNotImage, "upload.not_image"},
 	{ErrDimensions, "upload.dimensions"},
 	{ErrCorrupt, "upload.corrupt"},
+	{ErrNotProof, "upload.not_proof"},
+	{ErrPDFEncrypted, "upload.pdf_encrypted"},
+	{ErrPDFCorrupt, "upload.pdf_corrupt"},
 }
 
 // MessageKey returns the message-catalog key of the sentinel that err wraps,
@@ -81,6 +85,8 @@ func (k Kind) String() string {
 		return "selfie"
 	case Specimen:
 		return "signature specimen"
+	case PaymentProof:
+		return "payment proof"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -94,6 +100,8 @@ func (k Kind) minSize() (w, h int, ok bool) {
 		return 240, 240, true
 	case Specimen:
 		return 100, 40, true
+	case PaymentProof:
+		return 200, 200, true
 	}
 	return 0, 0, false
 }
