@@ -278,8 +278,8 @@ func (a *Authority) CRL(name string) ([]byte, error) {
 }
 
 // RefreshCRLs signs a new CRL for every CA whose latest one is missing,
-// misses a revocation (its re-signing failed), or has less than half its
-// lifetime left. It returns how many it signed.
+// misses a revocation (its re-signing failed), has less than half its
+// lifetime left, or was signed with a longer lifetime than configured now. It returns how many it signed.
 func (a *Authority) RefreshCRLs(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
@@ -287,7 +287,10 @@ func (a *Authority) RefreshCRLs(ctx context.Context) (int, error) {
 		rec, err := a.db.LatestCRL(name)
 		if err == nil {
 			half := rec.ThisUpdate.Add(rec.NextUpdate.Sub(rec.ThisUpdate) / 2)
-			if c.cfg.Now().Before(half) && !a.isStale(name) {
+			// A shortened lifetime takes effect at once: relying parties
+			// must not cache the old, longer one.
+			longer := rec.NextUpdate.Sub(rec.ThisUpdate) > c.cfg.Lifetime
+			if c.cfg.Now().Before(half) && !a.isStale(name) && !longer {
 				continue
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -29,6 +29,9 @@ type InvoiceConfig struct {
 
 var digits = regexp.MustCompile(`^[0-9]{0,10}$`)
 
+// CheckInvoiceConfig checks c and fills in its defaults.
+func CheckInvoiceConfig(c *InvoiceConfig) error { return c.check() }
+
 func (c *InvoiceConfig) check() error {
 	switch {
 	case c.Amount <= 0:
@@ -104,7 +107,7 @@ func (s *Service) IssueInvoice(ctx context.Context, officer Actor, appID string)
 			c.notify("payment_instructions", map[string]any{
 				"Amount": FormatRupiah(inv.Amount), "BankName": inv.BankName, "AccountNumber": inv.AccountNumber,
 				"AccountName": inv.AccountName, "VirtualAccount": inv.VirtualAccount, "Reference": inv.Reference,
-				"DueDate": inv.Due.Format("2006-01-02 15:04 MST"), "InvoiceNumber": inv.Number,
+				"DueDate": inv.Due, "InvoiceNumber": inv.Number,
 			})
 			return nil
 		},

@@ -49,7 +49,7 @@ func (s *Service) Approve(ctx context.Context, officer Actor, appID string) (sto
 			c.app.Rejection = nil
 			c.notify("approved", map[string]any{
 				"ActivationURL": strings.TrimRight(s.wf.PortalURL, "/") + "/aktivasi?token=" + token,
-				"ExpiresAt":     act.Expires.Format("2006-01-02 15:04 MST"),
+				"ExpiresAt":     act.Expires,
 			})
 			return nil
 		},

@@ -51,6 +51,10 @@ func adminHandler(ops caOps, log *slog.Logger) http.Handler {
 			DER []byte `json:"der"`
 		}{der}, err)
 	}).Methods(http.MethodPost)
+	r.HandleFunc("/v1/audit/verify", func(w http.ResponseWriter, req *http.Request) {
+		res, err := adminAuditVerify(ops, req.URL.Query())
+		writeResult(w, req, log, http.StatusOK, res, err)
+	}).Methods(http.MethodGet)
 	return r
 }
 

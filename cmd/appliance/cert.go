@@ -219,8 +219,11 @@ type claimedOutput struct {
 	written bool
 }
 
-func claimOutput(path string) (*claimedOutput, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+func claimOutput(path string) (*claimedOutput, error) { return claimOutputMode(path, 0o644) }
+
+// claimOutputMode claims path with mode (0600 for keys and passwords).
+func claimOutputMode(path string, mode os.FileMode) (*claimedOutput, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}

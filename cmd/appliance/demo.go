@@ -35,7 +35,7 @@ func demoCommand(ctx context.Context, args []string, stdout io.Writer, logger *s
 	state := fs.String("state", "", "state directory (created if missing)")
 	initOnly := fs.Bool("init-only", false, "lay out the state directory and exit without serving")
 	portalAddr := fs.String("portal-addr", defaultPortalAddr, "listen address of the portal and repository (CRLs, CA certificates, OCSP)")
-	consoleAddr := fs.String("console-addr", defaultConsoleAddr, "listen address of the officers' console (not served yet)")
+	consoleAddr := fs.String("console-addr", defaultConsoleAddr, "listen address of the officers' console (TLS, officer client certificates)")
 	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr, "listen address for /metrics and /healthz")
 	crlLifetime := fs.Duration("crl-lifetime", ca.DefaultCRLLifetime, "distance from a CRL's thisUpdate to its nextUpdate (at most 10 days: CA/B Forum BR 4.9.7); CRLs are re-signed at half of it")
 	if err := fs.Parse(args); err != nil {
@@ -117,7 +117,10 @@ func (d *demo) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return db.Close()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	return d.initOfficers(ctx)
 }
 
 func (d *demo) writeSoftHSMConfig() error {

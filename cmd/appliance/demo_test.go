@@ -64,10 +64,17 @@ func wantMode(t *testing.T, path string, want fs.FileMode) {
 func TestDemoInitLayout(t *testing.T) {
 	dir := sharedDemo(t)
 
-	wantNames(t, dir, "softhsm2.conf", "tokens", "pins", "pki", "ceremonies", "appliance.db", "transcript.jsonl")
+	wantNames(t, dir, "softhsm2.conf", "tokens", "pins", "pki", "ceremonies", "appliance.db", "transcript.jsonl", "officers")
 	wantNames(t, filepath.Join(dir, "pins"), "root", "root.so", "ca", "ca.so", "users", "users.so")
 	wantNames(t, filepath.Join(dir, "pki"), "root.pem", "issuing.pem", "admin.pem", "ocsp.pem",
-		"ocsp-admin.pem", "root.crl", "audit.pub.pem")
+		"ocsp-admin.pem", "root.crl", "audit.pub.pem", "console.pem", "issuing.crl", "admin.crl")
+	var officerFiles []string
+	for _, role := range []string{"cs", "ra", "auditor"} {
+		for _, ext := range []string{".crt", ".key", ".p12", ".p12-password"} {
+			officerFiles = append(officerFiles, role+ext)
+		}
+	}
+	wantNames(t, filepath.Join(dir, "officers"), officerFiles...)
 	embedded, err := fs.Glob(softhsmtestdata.Ceremonies(), "*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +104,7 @@ func TestDemoInitLayout(t *testing.T) {
 			wantMode(t, p, fs.ModeDir|0o700)
 		case !st.Mode().IsRegular():
 			t.Errorf("%s is not a regular file (%v)", rel, st.Mode())
-		case strings.HasPrefix(rel, "pki"+string(filepath.Separator)):
+		case strings.HasPrefix(rel, "pki"+string(filepath.Separator)) || strings.HasPrefix(rel, "officers") && strings.HasSuffix(rel, ".crt"):
 			if st.Size() == 0 || st.Mode().Perm()&0o022 != 0 {
 				t.Errorf("%s: size %d mode %v, want non-empty and writable by the owner only", rel, st.Size(), st.Mode())
 			}
@@ -227,6 +234,14 @@ func TestDemoCertificatesZlintClean(t *testing.T) {
 				t.Errorf("%s: zcrypto cannot parse it: %v", name, err)
 				continue
 			}
+			if filepath.Base(path) == "console.pem" {
+				// The console's own certificate: the tls profile, linted
+				// without the public-web sources (ca/lint SkippedSourcesForTLS).
+				if err := linter.PrivateTLSCertificate(block.Bytes); err != nil {
+					t.Errorf("%s: project linter: %v", name, err)
+				}
+				continue
+			}
 			if err := linter.Certificate(block.Bytes); err != nil {
 				t.Errorf("%s: project linter: %v", name, err)
 			}
@@ -240,7 +255,7 @@ func TestDemoCertificatesZlintClean(t *testing.T) {
 		}
 	}
 	sort.Strings(certs)
-	want := []string{"admin.pem", "issuing.pem", "ocsp-admin.pem", "ocsp.pem", "root.pem"}
+	want := []string{"admin.pem", "console.pem", "issuing.pem", "ocsp-admin.pem", "ocsp.pem", "root.pem"}
 	if !reflect.DeepEqual(certs, want) {
 		t.Errorf("certificates found in pki/: %q, want one in each of %q", certs, want)
 	}
@@ -278,7 +293,7 @@ func wantProtectedKeys(t *testing.T, token, typ string, objs []p11Object, want .
 func TestDemoTokenKeysProtected(t *testing.T) {
 	dir := sharedDemo(t)
 	wantProtectedKeys(t, "ca", "privkey", listObjects(t, dir, "ca", "privkey"),
-		"issuing-ca", "admin-ca", "ocsp-issuing", "ocsp-admin", "audit")
+		"issuing-ca", "admin-ca", "ocsp-issuing", "ocsp-admin", "audit", "console-tls")
 	wantProtectedKeys(t, "ca", "secrkey", listObjects(t, dir, "ca", "secrkey"), "kek")
 	wantProtectedKeys(t, "root", "privkey", listObjects(t, dir, "root", "privkey"), "root-ca")
 	wantProtectedKeys(t, "root", "secrkey", listObjects(t, dir, "root", "secrkey"))

@@ -28,6 +28,10 @@ const usage = `usage:
   appliance cert revoke --state DIR --serial HEX --reason REASON [--invalidity RFC3339]
   appliance cert show --state DIR --serial HEX
   appliance crl --state DIR --ca issuing|admin|root --out FILE
+  appliance audit verify --state DIR [--every N] [--key FILE]  verify the audit log's hash chain and signed checkpoints
+  appliance officer add --state DIR --name NAME --role cs|ra|auditor [--csr FILE] [--email EMAIL] [--nik-file FILE] [--out-dir DIR]
+  appliance officer list --state DIR
+  appliance officer disable|enable --state DIR --name NAME
   appliance version
 `
 
@@ -66,6 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return certCommand(ctx, args[1:], stdout, logger)
 	case "crl":
 		return crlCommand(ctx, args[1:], stdout, logger)
+	case "officer":
+		return officerCommand(ctx, args[1:], stdout, logger)
+	case "audit":
+		return auditCommand(ctx, args[1:], stdout, logger)
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return nil

@@ -43,6 +43,9 @@ type caOps interface {
 	revoke(ctx context.Context, serial string, r revokeRequest, actor string) (store.CertRecord, error)
 	show(ctx context.Context, serial string) (store.CertRecord, error)
 	crl(ctx context.Context, caName string) ([]byte, error)
+	addOfficer(ctx context.Context, r officerRequest, actor string) (officerResult, error)
+	listOfficers(ctx context.Context) ([]store.Officer, error)
+	setOfficerStatus(ctx context.Context, name, status, actor string) (store.Officer, error)
 	close()
 }
 

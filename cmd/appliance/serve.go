@@ -23,6 +23,7 @@ import (
 	"github.com/psre/appliance/ca/ocsp"
 	"github.com/psre/appliance/enrollment/portal"
 	"github.com/psre/appliance/hsm"
+	"github.com/psre/appliance/notify"
 )
 
 // Default listeners of the demo: everything on the loopback interface.
@@ -46,7 +47,7 @@ func serveDemo(ctx context.Context, d *demo, reg *prometheus.Registry, addrs lis
 		settings := demoSettings(portalAddr)
 		settings.CRLLifetime = crlLifetime
 		l, err := demoLayout(d.dir, settings)
-		l.Serving = true
+		l.Serving, l.DevMailbox = true, true
 		return l, err
 	})
 }
@@ -83,6 +84,11 @@ func runService(ctx context.Context, out io.Writer, log *slog.Logger, reg *prome
 		return err
 	}
 	defer svc.close()
+	if err := svc.listenConsole(ctx, l, addrs.console, reg); err != nil {
+		portalLn.Close()
+		metricsLn.Close()
+		return err
+	}
 
 	portal := svc.handler(func(r *mux.Router) { r.HandleFunc("/healthz", healthz).Methods(http.MethodGet) })
 	metricsMux := mux.NewRouter()
@@ -106,15 +112,25 @@ func runService(ctx context.Context, out io.Writer, log *slog.Logger, reg *prome
 	ready := make(chan struct{})
 	sock := adminsock.SocketPath(l.StateDir)
 	run("portal", func() error { return serveHTTP(ctx, portalLn, portal) })
+	if svc.console != nil {
+		run("console", func() error { return serveHTTP(ctx, svc.consoleLn, svc.console) })
+	}
 	run("metrics", func() error { return serveHTTP(ctx, metricsLn, metricsMux) })
 	run("admin socket", func() error {
 		return adminsock.Serve(ctx, sock, adminHandler(directOps{svc.st}, log), log, ready)
 	})
 	run("maintenance", func() error { svc.maintain(ctx, maintenanceInterval); return nil })
+	run("notifications", func() error { svc.dispatcher.Run(ctx); return nil })
 	select {
 	case <-ready:
 		base := "http://" + portalLn.Addr().String()
 		fmt.Fprintf(out, "portal:   %s/ (registration at /register, login at /login; CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
+		if svc.console != nil {
+			fmt.Fprintf(out, "console:  https://localhost:%d/ (officers only: TLS client certificate from the admin CA)\n", svc.consoleLn.Addr().(*net.TCPAddr).Port)
+		}
+		if l.DevMailbox {
+			fmt.Fprintf(out, "mailbox:  %s%s (every email and SMS the demo sends)\n", base, notify.MailboxPath)
+		}
 		fmt.Fprintf(out, "metrics:  http://%s/metrics\nhealth:   http://%s/healthz\n", metricsLn.Addr(), metricsLn.Addr())
 		fmt.Fprintf(out, "admin:    %s (used by `appliance cert ...` while this runs)\n(Ctrl-C stops)\n", sock)
 	case <-ctx.Done():
@@ -158,10 +174,14 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 
 // service is the opened CA with what serves it.
 type service struct {
-	st     *state
-	ocsp   *ocsp.Responder
-	portal http.Handler
-	log    *slog.Logger
+	st         *state
+	ocsp       *ocsp.Responder
+	portal     http.Handler
+	mailbox    http.Handler // the development mailbox (demo only), else nil
+	console    http.Handler // nil when the layout has no console
+	consoleLn  net.Listener
+	dispatcher *notify.Dispatcher
+	log        *slog.Logger
 }
 
 // privacyPolicyVersion is the privacy policy applicants consent to.
@@ -169,7 +189,7 @@ const privacyPolicyVersion = "privacy-2026-11"
 
 func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger) (*service, error) {
 	settings := l.Settings
-	st, err := openLayout(ctx, l, metrics, log, ca.Hooks{})
+	st, err := openLayout(ctx, l, metrics, reg, log, ca.Hooks{})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +211,35 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		st.close()
 		return nil, err
 	}
-	return &service{st: st, ocsp: resp, portal: p.Handler(), log: log}, nil
+	svc := &service{st: st, ocsp: resp, portal: p.Handler(), log: log}
+	if svc.dispatcher, err = newDispatcher(st, l, reg, log); err != nil {
+		st.close()
+		return nil, err
+	}
+	st.effects.wake = svc.dispatcher.Wake
+	if l.DevMailbox {
+		svc.mailbox = notify.MailboxHandler(st.db.DB)
+	}
+	return svc, nil
+}
+
+// newDispatcher sends the outbox through the layout's SMTP relay and SMS
+// gateway, or (demo) only records them for the development mailbox.
+func newDispatcher(st *state, l layout, reg prometheus.Registerer, log *slog.Logger) (*notify.Dispatcher, error) {
+	var email, sms notify.Sender = notify.DevSender{}, notify.DevSender{}
+	if !l.DevMailbox {
+		if l.SMTP == nil || l.SMS == nil {
+			return nil, errors.New("notifications: configure notify.smtp and notify.sms (applicants get their invoices, links and codes that way)")
+		}
+		var err error
+		if email, err = notify.NewSMTPSender(*l.SMTP); err != nil {
+			return nil, err
+		}
+		if sms, err = notify.NewSMSGateway(*l.SMS); err != nil {
+			return nil, err
+		}
+	}
+	return notify.NewDispatcher(notify.DispatcherConfig{DB: st.db.DB, Email: email, SMS: sms, Logger: log, Registerer: reg})
 }
 
 func (s *service) close() { s.st.close() }
@@ -210,6 +258,8 @@ func (s *service) handler(extra func(*mux.Router)) http.Handler {
 			s.ocsp.ServeHTTP(w, req)
 		case strings.HasPrefix(p, "/crl/") || strings.HasPrefix(p, "/certs/") || p == "/healthz":
 			r.ServeHTTP(w, req)
+		case s.mailbox != nil && strings.HasPrefix(p, "/dev/"):
+			s.mailbox.ServeHTTP(w, req)
 		default:
 			s.portal.ServeHTTP(w, req)
 		}

@@ -25,6 +25,19 @@ base_url: http://pki.example.test
 policy_oid: 2.16.360.1.99999.1.1
 cps_uri: http://pki.example.test/cps
 crl_lifetime: 96h
+workflow:
+  invoice:
+    amount: 250000
+    bank_name: Bank Uji
+    account_number: "1112223334"
+    account_name: PT Uji
+notify:
+  smtp:
+    addr: 127.0.0.1:1
+    from: PSrE Uji <noreply@pki.example.test>
+  sms:
+    url: http://127.0.0.1:1/send
+    body_template: '{"to": {{json .To}}, "text": {{json .Text}}}'
 `
 
 // TestServeFromConfig runs `appliance serve --config` on the keys and
@@ -82,6 +95,10 @@ func TestServeConfigRefusals(t *testing.T) {
 		"bad policy OID":     {strings.Replace(good, "2.16.360.1.99999.1.1", "policy", 1), "policy_oid:"},
 		"long CRL lifetime":  {strings.Replace(good, "96h", "720h", 1), "crl_lifetime"},
 		"second document":    {good + "---\nstate_dir: /x\n", "more than one YAML document"},
+		"no invoice amount":  {strings.Replace(good, "amount: 250000", "amount: 0", 1), "workflow.invoice: invoice: the amount must be positive"},
+		"three approvals":    {strings.Replace(good, "workflow:\n", "workflow:\n  ra_approvals: 3\n", 1), "workflow.ra_approvals: 3"},
+		"no SMTP server":     {strings.Replace(good, "addr: 127.0.0.1:1", "addr: ''", 1), "notify.smtp:"},
+		"no SMS gateway":     {strings.Replace(good, "url: http://127.0.0.1:1/send", "url: ''", 1), "notify.sms:"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

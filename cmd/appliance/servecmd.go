@@ -18,8 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/psre/appliance/audit"
 	"github.com/psre/appliance/ca"
+	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/hsm"
+	"github.com/psre/appliance/notify"
 )
 
 // serveConfig is the production configuration (`serve --config FILE`),
@@ -30,17 +33,51 @@ type serveConfig struct {
 	HSM      struct {
 		Module string `yaml:"module"`
 		Token  string `yaml:"token"`
-		PIN    string `yaml:"pin"` // file:/path or env:NAME
-		KEK    string `yaml:"kek"` // label of the AES key wrapping personal data (default kek)
+		PIN    string `yaml:"pin"`       // file:/path or env:NAME
+		KEK    string `yaml:"kek"`       // label of the AES key wrapping personal data (default kek)
+		Audit  string `yaml:"audit_key"` // label of the key signing audit checkpoints (default audit)
 	} `yaml:"hsm"`
 	Listen struct {
 		Portal  string `yaml:"portal"`
+		Console string `yaml:"console"` // officers' console (mTLS); empty: no console
 		Metrics string `yaml:"metrics"`
 	} `yaml:"listen"`
+	Console struct {
+		Cert string `yaml:"cert"` // the console's TLS certificate from the admin CA (PEM)
+		Key  string `yaml:"key"`  // label of its key on the token (default console-tls)
+	} `yaml:"console"`
 	BaseURL     string `yaml:"base_url"`     // published in certificates: CRL DP, OCSP, caIssuers
 	PolicyOID   string `yaml:"policy_oid"`   // the PSrE policy of individual certificates
 	CPSURI      string `yaml:"cps_uri"`      // its CPS
 	CRLLifetime string `yaml:"crl_lifetime"` // e.g. 168h; default 168h, at most 240h
+	Workflow    struct {
+		RAApprovals int `yaml:"ra_approvals"` // 1, or 2 for four eyes
+		AuditEvery  int `yaml:"audit_every"`  // audit records between signed checkpoints (default 100)
+		Invoice     struct {
+			Amount               int64  `yaml:"amount"` // rupiah
+			BankName             string `yaml:"bank_name"`
+			AccountNumber        string `yaml:"account_number"`
+			AccountName          string `yaml:"account_name"`
+			VirtualAccountPrefix string `yaml:"virtual_account_prefix"`
+			DueIn                string `yaml:"due_in"` // e.g. 72h
+		} `yaml:"invoice"`
+	} `yaml:"workflow"`
+	Notify struct {
+		SMTP struct {
+			Addr         string `yaml:"addr"` // host:port of the submission server (STARTTLS required)
+			From         string `yaml:"from"`
+			Username     string `yaml:"username"`
+			PasswordFile string `yaml:"password_file"`
+			ImplicitTLS  bool   `yaml:"implicit_tls"` // port 465
+		} `yaml:"smtp"`
+		SMS struct {
+			URL             string `yaml:"url"`
+			ContentType     string `yaml:"content_type"`
+			BodyTemplate    string `yaml:"body_template"` // text/template over {To, Text}; json quotes a value
+			HeaderName      string `yaml:"header_name"`
+			HeaderValueFile string `yaml:"header_value_file"`
+		} `yaml:"sms"`
+	} `yaml:"notify"`
 }
 
 // loadServeConfig reads and checks a serve configuration, reporting every
@@ -95,17 +132,64 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 			bad("crl_lifetime: %q is not a duration in (0, 240h]", c.CRLLifetime)
 		}
 	}
+	if c.Listen.Console != "" {
+		if _, _, err := net.SplitHostPort(c.Listen.Console); err != nil {
+			bad("listen.console: %q is not host:port", c.Listen.Console)
+		}
+		if !filepath.IsAbs(c.Console.Cert) {
+			bad("console.cert: %q is not an absolute path (the console needs its TLS certificate)", c.Console.Cert)
+		}
+	}
+	if c.Console.Key == "" {
+		c.Console.Key = consoleKeyLabel
+	}
+	inv := c.Workflow.Invoice
+	invoice := enrollment.InvoiceConfig{Amount: inv.Amount, BankName: inv.BankName, AccountNumber: inv.AccountNumber,
+		AccountName: inv.AccountName, VirtualAccountPrefix: inv.VirtualAccountPrefix}
+	if inv.DueIn != "" {
+		if invoice.DueIn, err = time.ParseDuration(inv.DueIn); err != nil || invoice.DueIn <= 0 {
+			bad("workflow.invoice.due_in: %q is not a positive duration", inv.DueIn)
+		}
+	}
+	if err := enrollment.CheckInvoiceConfig(&invoice); err != nil {
+		bad("workflow.invoice: %v", err)
+	}
+	if a := c.Workflow.RAApprovals; a != 0 && a != 1 && a != 2 {
+		bad("workflow.ra_approvals: %d: use 1, or 2 for four eyes", a)
+	}
+	if c.Workflow.AuditEvery < 0 || c.Workflow.AuditEvery > 100000 {
+		bad("workflow.audit_every: %d is outside [1, 100000]", c.Workflow.AuditEvery)
+	}
+	smtpCfg := notify.SMTPConfig{Addr: c.Notify.SMTP.Addr, From: c.Notify.SMTP.From, Username: c.Notify.SMTP.Username,
+		PasswordFile: c.Notify.SMTP.PasswordFile, ImplicitTLS: c.Notify.SMTP.ImplicitTLS}
+	if _, err := notify.NewSMTPSender(smtpCfg); err != nil {
+		bad("notify.smtp: %v", err)
+	}
+	smsCfg := notify.SMSConfig{URL: c.Notify.SMS.URL, ContentType: c.Notify.SMS.ContentType, BodyTemplate: c.Notify.SMS.BodyTemplate,
+		HeaderName: c.Notify.SMS.HeaderName, HeaderValueFile: c.Notify.SMS.HeaderValueFile}
+	if _, err := notify.NewSMSGateway(smsCfg); err != nil {
+		bad("notify.sms: %v", err)
+	}
 	if len(problems) > 0 {
 		return layout{}, listenAddrs{}, fmt.Errorf("configuration %s:\n  - %s", path, strings.Join(problems, "\n  - "))
 	}
-	settings := caSettings{BaseURL: strings.TrimRight(c.BaseURL, "/"), PolicyOID: oid, CPSURI: c.CPSURI, CRLLifetime: lifetime}
+	settings := caSettings{BaseURL: strings.TrimRight(c.BaseURL, "/"), PolicyOID: oid, CPSURI: c.CPSURI, CRLLifetime: lifetime,
+		Invoice: invoice, RAApprovals: max(1, c.Workflow.RAApprovals), AuditEvery: c.Workflow.AuditEvery}
+	if settings.AuditEvery == 0 {
+		settings.AuditEvery = audit.DefaultEvery
+	}
+	auditLabel := c.HSM.Audit
+	if auditLabel == "" {
+		auditLabel = "audit"
+	}
 	kekLabel := c.HSM.KEK
 	if kekLabel == "" {
 		kekLabel = "kek"
 	}
-	l := layout{StateDir: c.StateDir, PKIDir: c.PKIDir, Module: c.HSM.Module, Token: c.HSM.Token, KEK: kekLabel,
-		PINSource: hsm.PINSource(c.HSM.PIN), Settings: settings}
-	return l, listenAddrs{portal: c.Listen.Portal, metrics: c.Listen.Metrics}, nil
+	l := layout{StateDir: c.StateDir, PKIDir: c.PKIDir, Module: c.HSM.Module, Token: c.HSM.Token, KEK: kekLabel, AuditKey: auditLabel,
+		PINSource: hsm.PINSource(c.HSM.PIN), Settings: settings, SMTP: &smtpCfg, SMS: &smsCfg,
+		ConsoleKey: c.Console.Key, ConsoleCert: c.Console.Cert}
+	return l, listenAddrs{portal: c.Listen.Portal, console: c.Listen.Console, metrics: c.Listen.Metrics}, nil
 }
 
 // serveCommand runs the appliance from a configuration file: the portal

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 
@@ -11,10 +12,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/psre/appliance/audit"
 	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/lint"
 	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/hsm"
+	"github.com/psre/appliance/notify"
 	softhsmtestdata "github.com/psre/appliance/softhsm-testdata"
 	"github.com/psre/appliance/store"
 )
@@ -27,6 +33,9 @@ type caSettings struct {
 	PolicyOID   asn1.ObjectIdentifier
 	CPSURI      string
 	CRLLifetime time.Duration
+	Invoice     enrollment.InvoiceConfig // what CS's invoices ask for
+	RAApprovals int                      // 1, or 2 for four eyes
+	AuditEvery  int                      // audit records between signed checkpoints
 }
 
 func demoSettings(portalAddr string) caSettings {
@@ -36,6 +45,10 @@ func demoSettings(portalAddr string) caSettings {
 		PolicyOID:   asn1.ObjectIdentifier{2, 16, 360, 1, 99999, 1, 1},
 		CPSURI:      base + "/cps",
 		CRLLifetime: ca.DefaultCRLLifetime,
+		Invoice: enrollment.InvoiceConfig{Amount: 150_000, BankName: "Bank Contoh (demo)", AccountNumber: "1230004567890",
+			AccountName: "PT PSrE Demo", VirtualAccountPrefix: "88081", DueIn: 72 * time.Hour},
+		RAApprovals: 1,
+		AuditEvery:  audit.DefaultEvery,
 	}
 }
 
@@ -48,7 +61,16 @@ type layout struct {
 	Token     string        // label of the token with the online CA keys
 	PINSource hsm.PINSource // its PIN
 	KEK       string        // label of the AES key that wraps personal data at rest
-	Settings  caSettings
+	AuditKey  string        // label of the key that signs audit checkpoints
+	// The console's TLS key (label on Token) and its certificate from the
+	// admin CA; no ConsoleCert means no console listener.
+	ConsoleKey, ConsoleCert string
+	Settings                caSettings
+	// Notifications: the SMTP relay and SMS gateway of a served appliance,
+	// or (demo) the development mailbox that only records them.
+	SMTP       *notify.SMTPConfig
+	SMS        *notify.SMSConfig
+	DevMailbox bool
 	// Serving marks the running service: its settings are recorded in the
 	// store. Otherwise (the CLI on a stopped service) the recorded settings,
 	// if any, replace Settings, so certificates carry the served URLs.
@@ -65,7 +87,8 @@ func demoLayout(dir string, settings caSettings) (layout, error) {
 	if err := os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")); err != nil {
 		return layout{}, err
 	}
-	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca", KEK: "kek",
+	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca", KEK: "kek", AuditKey: "audit",
+		ConsoleKey: consoleKeyLabel, ConsoleCert: filepath.Join(dir, "pki", "console.pem"),
 		PINSource: hsm.PINSource("file:" + filepath.Join(dir, "pins", "ca")), Settings: settings}, nil
 }
 
@@ -78,6 +101,10 @@ type state struct {
 	db        *store.DB
 	authority *ca.Authority
 	enroll    *enrollment.Service
+	audit     *audit.Log
+	auditKey  crypto.PublicKey
+	effects   *workflowEffects
+	settings  caSettings
 	certs     map[string]*x509.Certificate
 	log       *slog.Logger
 }
@@ -92,11 +119,11 @@ func openState(ctx context.Context, dir string, settings caSettings, metrics *hs
 	if err != nil {
 		return nil, err
 	}
-	return openLayout(ctx, l, metrics, log, hooks)
+	return openLayout(ctx, l, metrics, nil, log, hooks)
 }
 
 // openLayout opens the appliance described by l.
-func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, log *slog.Logger, hooks ca.Hooks) (st *state, err error) {
+func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, reg prometheus.Registerer, log *slog.Logger, hooks ca.Hooks) (st *state, err error) {
 	settings := l.Settings
 	st = &state{dir: l.StateDir, certs: map[string]*x509.Certificate{}, log: log}
 	defer func() {
@@ -175,10 +202,52 @@ func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, log *slog.L
 	if st.enroll, err = enrollment.NewService(st.db, kek, log); err != nil {
 		return nil, err
 	}
+	if err := st.openWorkflow(ctx, l, settings, reg); err != nil {
+		return nil, err
+	}
+	st.settings = settings
 	return st, nil
 }
 
+// openWorkflow opens the audit log and the outbox and enables the
+// application flow after registration.
+func (st *state) openWorkflow(ctx context.Context, l layout, settings caSettings, reg prometheus.Registerer) error {
+	signer, err := st.tok.Signer(ctx, hsm.URI{Token: l.Token, Object: l.AuditKey})
+	if err != nil {
+		return fmt.Errorf("the audit key: %w", err)
+	}
+	log, err := audit.New(audit.Config{Signer: signer, Every: settings.AuditEvery, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	err = st.db.Update(func(tx *bolt.Tx) error {
+		if err := log.Init(tx); err != nil {
+			return err
+		}
+		return notify.Init(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("audit log and outbox: %w", err)
+	}
+	templates, err := notify.NewTemplates(productName)
+	if err != nil {
+		return err
+	}
+	st.audit, st.auditKey = log, signer.Public()
+	st.effects = &workflowEffects{audit: log, templates: templates}
+	return st.enroll.WithWorkflow(enrollment.WorkflowConfig{Effects: st.effects, PortalURL: settings.BaseURL,
+		Invoice: settings.Invoice, RAApprovals: settings.RAApprovals})
+}
+
+// productName is how emails name the appliance's service.
+const productName = "PSrE Appliance"
+
 func (st *state) close() {
+	if st.audit != nil && st.db != nil {
+		if _, err := st.audit.Checkpoint(st.db.DB); err != nil {
+			st.log.Error("audit checkpoint at shutdown", "error", err)
+		}
+	}
 	if st.db != nil {
 		st.db.Close()
 	}

@@ -34,6 +34,11 @@ func TestBrowserRegistration(t *testing.T) {
 	if err := os.WriteFile(ktp, jpegImage(t, 800, 500), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	proof := filepath.Join(t.TempDir(), "bukti.pdf")
+	if err := os.WriteFile(proof, minimalPDF(1, ""), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	officers := e.staff()
 	runs := []struct {
 		name   string
 		w, h   int64
@@ -56,6 +61,10 @@ func TestBrowserRegistration(t *testing.T) {
 			}
 			if err := walkThrough(tab, e, run.who, ktp); err != nil {
 				screenshot(t, tab, run.name)
+				t.Fatal(err)
+			}
+			if err := payThrough(tab, e, officers, run.who, proof); err != nil {
+				screenshot(t, tab, run.name+"-payment")
 				t.Fatal(err)
 			}
 		})

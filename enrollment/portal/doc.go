@@ -2,8 +2,17 @@
 // steps 1 to 7 (../shared/seed/digisign-certificate-flow.md) — the landing
 // page, the three-step registration wizard ("Identitas Pribadi", "Informasi
 // Akun", "Foto dan Tandatangan" with "Simpan Data"), login, logout and the
-// account page with the application's state. Everything goes through
-// enrollment.Service; the store is only read (the account page).
+// account page with the application's state — and the applicant's side of
+// steps 8 to 16: "Ajukan Verifikasi" (POST /account/verification), CS's
+// invoice on the account page and printable at /account/invoice (due
+// dates in WIB), the proof of payment (POST /account/payment-proof, an
+// image or a PDF checked by upload.CleanProof), the RA's reason, the
+// corrections of exactly the fields the RA named (/account/corrections),
+// and the activation link /aktivasi?token=..., which needs the owner's
+// login and is checked but not consumed (the OTP steps come next).
+// Everything goes through enrollment.Service; the store is only read
+// (the account pages). Every account route is the caller's own
+// application: the applicant id comes from the session, never the request.
 //
 // Language: Bahasa Indonesia by default, English by ?lang=en on any page
 // (a cookie keeps the choice). Every text shown is in messages/{id,en}.json,
@@ -32,9 +41,14 @@
 // small files under /static/ for the webcam and the signature pad only),
 // nosniff, frame-ancestors 'none', Cache-Control no-store on every page,
 // HSTS with Config.Secure, body limits (64 KiB forms, one image plus 64
-// KiB on the upload routes), images decoded a few at a time and re-encoded
-// by upload.Clean before they are kept. Logs carry the route pattern,
-// status and applicant id, never a NIK, name, email, phone or form value.
+// KiB on the upload routes, three on the correction form), images and
+// payment proofs checked a few at a time and re-encoded (images) by
+// upload.Clean before they are kept. Logs carry the route pattern, status
+// and applicant id, never a NIK, name, email, phone, form value or query
+// string (the activation token is in one). After a login the applicant
+// returns to the local page named by ?next= (so the activation link works
+// from a logged-out browser); anything that could leave the site is
+// ignored.
 //
 // The client address used for login throttling is the TCP peer: behind a
 // reverse proxy every applicant would share the proxy's address.

@@ -14,13 +14,18 @@ import (
 const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// Request body limits: forms, and the requests that carry one image.
+// Request body limits: forms, the requests that carry one image or
+// payment proof, and the correction form with up to three images.
 const (
-	formLimit   = 64 << 10
-	uploadLimit = upload.MaxBytes + 64<<10
+	formLimit       = 64 << 10
+	uploadLimit     = upload.MaxBytes + 64<<10
+	correctionLimit = 3*upload.MaxBytes + 64<<10
 )
 
-var uploadPaths = map[string]bool{"/register/foto": true, "/register/selfie": true, "/register/specimen": true}
+var uploadPaths = map[string]int64{
+	"/register/foto": uploadLimit, "/register/selfie": uploadLimit, "/register/specimen": uploadLimit,
+	"/account/payment-proof": uploadLimit, "/account/corrections": correctionLimit,
+}
 
 // securityHeaders sets the headers of every response. Every page is
 // no-store (forms and personal data); static files override it.
@@ -50,13 +55,14 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 const ReferrerPolicy = "same-origin"
 
 // limitBody bounds request bodies: 64 KiB for forms, an image plus 64 KiB
-// where an image is posted. A declared length over the limit is refused at
+// where an image or a payment proof is posted (three on the correction
+// form). A declared length over the limit is refused at
 // once with 413; a longer body is cut off while it is read.
 func (p *Portal) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(formLimit)
-		if uploadPaths[r.URL.Path] {
-			limit = uploadLimit
+		if l, ok := uploadPaths[r.URL.Path]; ok {
+			limit = l
 		}
 		if r.ContentLength > limit {
 			p.tooLarge(w, r)

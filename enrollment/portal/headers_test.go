@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/enrollment/identity"
 	"github.com/psre/appliance/enrollment/portal"
 	"github.com/psre/appliance/enrollment/upload"
@@ -223,7 +225,8 @@ func TestCatalogs(t *testing.T) {
 		identity.ErrUsername} {
 		keys = append(keys, identity.MessageKey(err))
 	}
-	for _, err := range []error{upload.ErrEmpty, upload.ErrTooLarge, upload.ErrNotImage, upload.ErrDimensions, upload.ErrCorrupt} {
+	for _, err := range []error{upload.ErrEmpty, upload.ErrTooLarge, upload.ErrNotImage, upload.ErrDimensions, upload.ErrCorrupt,
+		upload.ErrNotProof, upload.ErrPDFEncrypted, upload.ErrPDFCorrupt} {
 		keys = append(keys, upload.MessageKey(err))
 	}
 	for _, s := range []string{"registered", "verification_requested", "awaiting_payment", "payment_submitted", "ra_review",
@@ -235,6 +238,17 @@ func TestCatalogs(t *testing.T) {
 	keys = append(keys, "name.invalid", "upload.size", "consent.required", "email.invalid", "taken.nik", "taken.username",
 		"taken.email", "taken.phone", "ktp_photo.missing", "selfie.missing", "specimen.missing", "captcha.wrong",
 		"password.mismatch", "birth_date.invalid", "field.invalid", "session.expired", "status.saved")
+	// The keys the account, correction and activation handlers use.
+	keys = append(keys, "flash.verification_requested", "flash.proof_received", "flash.corrections_sent", "proof.missing",
+		"invoice.none", "corrections.required", "corrections.file_required", "corrections.not_requested", "corrections.fields",
+		"corrections.photo_hint", "corrections.specimen_hint", "activation.invalid", "activation.expired", "activation.used",
+		"activation.state", "activation.title", "date.format")
+	for _, f := range enrollment.CorrectableFields {
+		keys = append(keys, "correct."+f)
+	}
+	for m := 1; m <= 12; m++ {
+		keys = append(keys, fmt.Sprintf("month.%d", m))
+	}
 	files, _ := os.ReadDir("templates")
 	tCall := regexp.MustCompile(`\bt "([a-z_.]+)"`)
 	for _, f := range files {

@@ -101,12 +101,22 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, svc: svc, db: db, logs: logs, clock: &clock{t: time.Now()}}
+	// The server's address is known before it starts, so that the links
+	// in the workflow's emails point at it.
+	srv := httptest.NewUnstartedServer(nil)
+	if err := svc.WithWorkflow(enrollment.WorkflowConfig{Effects: recordingEffects{}, PortalURL: "http://" + srv.Listener.Addr().String(),
+		Invoice: enrollment.InvoiceConfig{Amount: 150000, BankName: "Bank Contoh", AccountNumber: "1234567890",
+			AccountName: "PT PSrE Contoh", VirtualAccountPrefix: "8808"}}); err != nil {
+		t.Fatal(err)
+	}
 	e.p, err = portal.New(portal.Config{Service: svc, DB: db, CSRFKey: bytes.Repeat([]byte{7}, 32),
 		Logger: log, Now: e.clock.Now, PrivacyPolicyVersion: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(e.p.Handler())
+	srv.Config.Handler = e.p.Handler()
+	srv.Start()
+	e.srv = srv
 	t.Cleanup(e.srv.Close)
 	return e
 }

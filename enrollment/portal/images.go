@@ -22,32 +22,44 @@ var imageKinds = map[string]struct {
 }
 
 // clean reads at most upload.MaxBytes+1 bytes of an image and re-encodes
-// it with upload.Clean. It returns a message key on failure. Decoding is
-// bounded to a few at a time: one image may take hundreds of MB to decode.
+// it with upload.Clean. It returns a message key on failure.
 func (p *Portal) clean(r *http.Request, kind upload.Kind, rd io.Reader) ([]byte, string) {
+	out, _, key := p.cleanUpload(r, rd, func(data []byte) ([]byte, string, error) {
+		img, err := upload.Clean(kind, data)
+		return img, "", err
+	})
+	return out, key
+}
+
+// cleanUpload reads at most upload.MaxBytes+1 bytes of an upload and
+// passes them to check (upload.Clean or upload.CleanProof), which returns
+// the bytes to keep and their type. It returns a message key on failure.
+// Decoding is bounded to a few at a time: one image may take hundreds of
+// MB to decode.
+func (p *Portal) cleanUpload(r *http.Request, rd io.Reader, check func([]byte) ([]byte, string, error)) ([]byte, string, string) {
 	// Take a slot before reading, so waiting uploads hold no image bytes.
 	select {
 	case p.cleaning <- struct{}{}:
 		defer func() { <-p.cleaning }()
 	case <-r.Context().Done():
-		return nil, "upload.corrupt"
+		return nil, "", "upload.corrupt"
 	}
 	data, err := io.ReadAll(io.LimitReader(rd, upload.MaxBytes+1))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return nil, "upload.too_large"
+			return nil, "", "upload.too_large"
 		}
-		return nil, "upload.corrupt"
+		return nil, "", "upload.corrupt"
 	}
-	out, err := upload.Clean(kind, data)
+	out, ctype, err := check(data)
 	if err != nil {
 		key := upload.MessageKey(err)
 		if key == "" {
 			key = "upload.corrupt"
 		}
-		return nil, key
+		return nil, "", key
 	}
-	return out, ""
+	return out, ctype, ""
 }
 
 // formImage reads the file of a multipart field. given is false when the

@@ -14,7 +14,8 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pageNames = []string{"landing", "privacy", "identitas", "akun", "foto", "selesai", "login", "account", "error"}
+var pageNames = []string{"landing", "privacy", "identitas", "akun", "foto", "selesai", "login", "account", "error",
+	"invoice", "corrections", "aktivasi"}
 
 // parseTemplates builds every page once per language, with "t" bound to
 // that language's catalog.
@@ -64,7 +65,12 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page
 	_, _ = w.Write(buf.Bytes())
 }
 
-type errorPage struct{ Message string }
+// errorPage is the error page: Message a catalog key; Account links to
+// the account page instead of the landing page.
+type errorPage struct {
+	Message string
+	Account bool
+}
 
 func (p *Portal) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
 	p.render(w, r, status, "error", "error.title", errorPage{Message: key})

@@ -110,6 +110,12 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("POST /login", p.loginPost)
 	mux.HandleFunc("POST /logout", p.logout)
 	mux.HandleFunc("GET /account", p.account)
+	mux.HandleFunc("POST /account/verification", p.requestVerification)
+	mux.HandleFunc("GET /account/invoice", p.invoice)
+	mux.HandleFunc("POST /account/payment-proof", p.paymentProof)
+	mux.HandleFunc("GET /account/corrections", p.correctionsGet)
+	mux.HandleFunc("POST /account/corrections", p.correctionsPost)
+	mux.HandleFunc("GET /aktivasi", p.aktivasi)
 	mux.HandleFunc("/", p.notFound)
 
 	csrfCookie := "csrf"

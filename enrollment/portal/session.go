@@ -27,6 +27,7 @@ type session struct {
 	username    string
 	wiz         *wizard // registration in progress
 	registered  bool    // the wizard ended with a registration
+	flash       string  // catalog key the account page shows once
 
 	// guarded by sessionStore.mu
 	lastSeen   time.Time
