@@ -206,7 +206,8 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		return nil, err
 	}
 	p, err := portal.New(portal.Config{Service: st.enroll, DB: st.db, CSRFKey: csrfKey,
-		Secure: strings.HasPrefix(settings.BaseURL, "https://"), Logger: log, PrivacyPolicyVersion: privacyPolicyVersion})
+		Secure: strings.HasPrefix(settings.BaseURL, "https://"), Logger: log, PrivacyPolicyVersion: privacyPolicyVersion,
+		CaptchaDigits: l.captchaDigits})
 	if err != nil {
 		st.close()
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,6 +69,7 @@ type serveConfig struct {
 			From         string `yaml:"from"`
 			Username     string `yaml:"username"`
 			PasswordFile string `yaml:"password_file"`
+			CAFile       string `yaml:"ca_file"`      // CA certificates trusted for the server's TLS (default: the system's)
 			ImplicitTLS  bool   `yaml:"implicit_tls"` // port 465
 		} `yaml:"smtp"`
 		SMS struct {
@@ -162,6 +164,13 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 	}
 	smtpCfg := notify.SMTPConfig{Addr: c.Notify.SMTP.Addr, From: c.Notify.SMTP.From, Username: c.Notify.SMTP.Username,
 		PasswordFile: c.Notify.SMTP.PasswordFile, ImplicitTLS: c.Notify.SMTP.ImplicitTLS}
+	if c.Notify.SMTP.CAFile != "" {
+		pool := x509.NewCertPool()
+		if pemData, err := readSmall(c.Notify.SMTP.CAFile, 1<<20); err != nil || !pool.AppendCertsFromPEM(pemData) {
+			bad("notify.smtp.ca_file: %q holds no PEM certificate", c.Notify.SMTP.CAFile)
+		}
+		smtpCfg.RootCAs = pool
+	}
 	if _, err := notify.NewSMTPSender(smtpCfg); err != nil {
 		bad("notify.smtp: %v", err)
 	}

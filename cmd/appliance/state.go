@@ -71,6 +71,9 @@ type layout struct {
 	SMTP       *notify.SMTPConfig
 	SMS        *notify.SMSConfig
 	DevMailbox bool
+	// captchaDigits is set only by in-process end-to-end tests, which
+	// cannot read the captcha picture (see portal.Config.CaptchaDigits).
+	captchaDigits func() []byte
 	// Serving marks the running service: its settings are recorded in the
 	// store. Otherwise (the CLI on a stopped service) the recorded settings,
 	// if any, replace Settings, so certificates carry the served URLs.

@@ -28,10 +28,13 @@ type captchaState struct {
 // page and listen a few times, then a new captcha is needed.
 const maxCaptchaRenders = 8
 
-func newCaptcha() (captchaState, error) {
+func (p *Portal) newCaptcha() (captchaState, error) {
 	id, err := randomID()
 	if err != nil {
 		return captchaState{}, err
+	}
+	if p.cfg.CaptchaDigits != nil {
+		return captchaState{id: id, digits: p.cfg.CaptchaDigits()}, nil
 	}
 	return captchaState{id: id, digits: captcha.RandomDigits(captchaDigits)}, nil
 }

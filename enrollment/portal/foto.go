@@ -31,7 +31,7 @@ func (p *Portal) fotoGet(w http.ResponseWriter, r *http.Request, sess *session) 
 	}
 	if wz.captcha.id == "" {
 		var err error
-		if wz.captcha, err = newCaptcha(); err != nil {
+		if wz.captcha, err = p.newCaptcha(); err != nil {
 			p.serverError(w, r, err)
 			return
 		}
@@ -94,7 +94,7 @@ func (p *Portal) fotoPost(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every answer uses the captcha up, right or wrong.
 	captchaOK := wz.captcha.matches(r.PostFormValue("captcha"))
-	if wz.captcha, err = newCaptcha(); err != nil {
+	if wz.captcha, err = p.newCaptcha(); err != nil {
 		p.serverError(w, r, err)
 		return
 	}
@@ -148,7 +148,7 @@ func (p *Portal) sendBack(w http.ResponseWriter, r *http.Request, wz *wizard, fi
 // captchaReload gives the wizard a new captcha.
 func (p *Portal) captchaReload(w http.ResponseWriter, r *http.Request, sess *session) {
 	var err error
-	if sess.wiz.captcha, err = newCaptcha(); err != nil {
+	if sess.wiz.captcha, err = p.newCaptcha(); err != nil {
 		p.serverError(w, r, err)
 		return
 	}

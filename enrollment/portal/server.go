@@ -25,6 +25,10 @@ type Config struct {
 	Logger               *slog.Logger
 	Now                  func() time.Time
 	PrivacyPolicyVersion string // names privacy/<version>.<lang>.html, e.g. "privacy-2026-11"
+	// CaptchaDigits, when set, chooses the captcha's digits (0-9 values).
+	// Only end-to-end tests that cannot read the picture set it; the
+	// product leaves it nil and draws random digits.
+	CaptchaDigits func() []byte
 }
 
 // Portal is the applicant portal. Make it with New.
