@@ -2,8 +2,6 @@ package enrollment
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 
 	"github.com/psre/appliance/store"
@@ -36,22 +34,15 @@ func (s *Service) CheckActivation(ctx context.Context, applicantID, token string
 	if err != nil {
 		return store.Application{}, err
 	}
+	err = s.checkToken(app, token)
 	if app.State != StateActivationPending {
+		if errors.Is(err, ErrActivationUsed) {
+			return app, err // the owner's link, already used: say so
+		}
 		return store.Application{}, &StateError{Action: "application.activate", State: app.State}
 	}
-	act := app.Activation
-	if act == nil {
-		return store.Application{}, ErrActivationInvalid
-	}
-	h := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(h[:], act.TokenHash) != 1 {
-		return store.Application{}, ErrActivationInvalid
-	}
-	if act.Used {
-		return store.Application{}, ErrActivationUsed
-	}
-	if !s.now().Before(act.Expires) {
-		return store.Application{}, ErrActivationExpired
+	if err != nil {
+		return store.Application{}, err
 	}
 	return app, nil
 }

@@ -67,6 +67,7 @@ type Service struct {
 	throttle *throttle.Limiter
 	hashing  chan struct{} // bounds concurrent argon2id computations
 	wf       *WorkflowConfig
+	act      *activation
 }
 
 // NewService wires the service. kek is the HSM KEK (hsm.KEK).

@@ -53,6 +53,15 @@ type Notification struct {
 	Lang    string
 	To      string
 	Data    map[string]any
+	// Attachments are files sent with an email (name -> content), e.g. the
+	// issued certificate.
+	Attachments []Attachment
+}
+
+// Attachment is a file attached to an email.
+type Attachment struct {
+	Name, ContentType string
+	Data              []byte
 }
 
 // ErrNoWorkflow means the service was built without WithWorkflow.
@@ -100,6 +109,10 @@ func (a Actor) String() string {
 	return a.Kind + ":" + a.ID
 }
 
+// roleSystem marks the steps the appliance takes itself (the end of an
+// issuance or revocation), never on a request.
+const roleSystem = "system"
+
 // step is one transition of the state machine.
 type step struct {
 	action string   // audit action
@@ -120,6 +133,10 @@ type change struct {
 	details          map[string]string
 	notes            []Notification
 	applicantChanged bool
+	// fail refuses the step after its change function ran, while still
+	// committing what that function wrote (a counted wrong code) and an
+	// audit entry of the failure; the application is not changed.
+	fail error
 }
 
 func (c *change) notify(kind string, data map[string]any) {
@@ -138,6 +155,7 @@ func (s *Service) transition(ctx context.Context, id string, st step) (store.App
 		return store.Application{}, ErrNoWorkflow
 	}
 	var out store.Application
+	var failed error
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		app, err := store.GetApplication(tx, id)
 		if err != nil {
@@ -159,10 +177,17 @@ func (s *Service) transition(ctx context.Context, id string, st step) (store.App
 				return err
 			}
 		}
+		if c.fail != nil {
+			failed = c.fail
+			c.details["error"] = failureClass(c.fail)
+			return s.wf.Effects.Audit(tx, AuditEntry{Actor: st.actor.String(), Action: st.action + ".failed", Object: "application/" + app.ID, Details: c.details})
+		}
 		now := s.now().UTC()
 		from := app.State
 		app.State, app.Updated = c.to, now
-		app.History = append(app.History, store.Transition{From: from, To: c.to, Actor: st.actor.String(), Reason: c.reason, At: now})
+		if from != c.to {
+			app.History = append(app.History, store.Transition{From: from, To: c.to, Actor: st.actor.String(), Reason: c.reason, At: now})
+		}
 		if err := store.PutApplication(tx, app); err != nil {
 			return err
 		}
@@ -186,6 +211,9 @@ func (s *Service) transition(ctx context.Context, id string, st step) (store.App
 		out = app
 		return nil
 	})
+	if err == nil && failed != nil {
+		err = failed
+	}
 	if err != nil {
 		return store.Application{}, err
 	}
@@ -198,6 +226,12 @@ func (s *Service) transition(ctx context.Context, id string, st step) (store.App
 // with the officer's record as stored now (a disabled officer is refused
 // even if the console still holds an old copy).
 func (s *Service) authorize(tx *bolt.Tx, st step, a store.Applicant) (store.Officer, error) {
+	if st.role == roleSystem {
+		if st.actor.Kind != "system" {
+			return store.Officer{}, ErrForbidden
+		}
+		return store.Officer{}, nil
+	}
 	if st.role == "" {
 		if st.actor.Kind != "applicant" || st.actor.ID != a.ID {
 			return store.Officer{}, ErrForbidden
@@ -265,4 +299,14 @@ func (s *Service) IdentityHashes(email, nik string) (emailHash, nikHash []byte, 
 		nikHash = s.index.Hash("nik", nik)
 	}
 	return emailHash, nikHash, nil
+}
+
+// failureClass names a refused step's error for the audit log, without
+// anything the applicant typed.
+func failureClass(err error) string {
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return "code:" + strings.TrimPrefix(ce.Err.Error(), "the code ")
+	}
+	return "refused"
 }

@@ -20,12 +20,13 @@ import (
 // buckets inside the transition's transaction, so a rolled-back transition
 // leaves none. failAudit makes the audit write fail.
 type recordingEffects struct {
-	failAudit bool
-	commits   int
+	failAudit       bool
+	failAuditAction string // fail only this action
+	commits         int
 }
 
 func (e *recordingEffects) Audit(tx *bolt.Tx, a enrollment.AuditEntry) error {
-	if e.failAudit {
+	if e.failAudit || (e.failAuditAction != "" && a.Action == e.failAuditAction) {
 		return errors.New("audit log unavailable")
 	}
 	return appendJSON(tx, "test_audit", a)

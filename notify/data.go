@@ -49,3 +49,19 @@ type OTPData struct {
 	ValidMinutes int
 	Purpose      string // name of the document to sign; empty for activation
 }
+
+// CertificateIssuedData is the data of KindCertificateIssued (the
+// certificate itself goes as an attachment).
+type CertificateIssuedData struct {
+	Common
+	Serial      string
+	NotAfter    time.Time
+	Fingerprint string // SHA-256 of the certificate, hex
+}
+
+// CertificateRevokedData is the data of KindCertificateRevoked.
+type CertificateRevokedData struct {
+	Common
+	Serial string
+	Reason string // in the message's language
+}

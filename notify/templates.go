@@ -22,6 +22,8 @@ const (
 	KindRejected            = "rejected"
 	KindOTPEmail            = "otp_email"
 	KindOTPSMS              = "otp_sms"
+	KindCertificateIssued   = "certificate_issued"
+	KindCertificateRevoked  = "certificate_revoked"
 )
 
 // Languages: Indonesian first (the default), English second.
@@ -66,6 +68,7 @@ func NewTemplates(product string) (*Templates, error) {
 		{KindPaymentRejected, ChannelEmail}, {KindPaymentConfirmed, ChannelEmail},
 		{KindApproved, ChannelEmail}, {KindRejected, ChannelEmail},
 		{KindOTPEmail, ChannelEmail}, {KindOTPSMS, ChannelSMS},
+		{KindCertificateIssued, ChannelEmail}, {KindCertificateRevoked, ChannelEmail},
 	}
 	t := &Templates{sets: map[[2]string]templateSet{}}
 	for _, lang := range []string{LangID, LangEN} {

@@ -21,6 +21,8 @@ func templateData(name string) map[string]any {
 		KindRejected:            RejectedData{Common: c, Reason: "Foto KTP buram", Fields: []string{"Foto KTP", "Tanggal lahir"}, Correctable: true},
 		KindOTPEmail:            OTPData{Common: c, Code: "493021", ValidMinutes: 5},
 		KindOTPSMS:              OTPData{Common: c, Code: "493021", ValidMinutes: 5, Purpose: "kontrak.pdf"},
+		KindCertificateIssued:   CertificateIssuedData{Common: c, Serial: "5f3a", NotAfter: due, Fingerprint: "ab12"},
+		KindCertificateRevoked:  CertificateRevokedData{Common: c, Serial: "5f3a", Reason: "kunci bocor"},
 	}
 }
 

@@ -41,13 +41,44 @@ type Application struct {
 	Updated     time.Time    `json:"updated"`
 	History     []Transition `json:"history"`
 
-	Invoice          *Invoice    `json:"invoice,omitempty"`
-	PaymentProof     *Proof      `json:"payment_proof,omitempty"`
-	PaymentRejection string      `json:"payment_rejection,omitempty"` // CS's reason, shown until the next proof
-	ConfirmedBy      string      `json:"confirmed_by,omitempty"`      // officer id of the CS who confirmed payment
-	Approvals        []Approval  `json:"approvals,omitempty"`         // RA approvals of the current review
-	Rejection        *Rejection  `json:"rejection,omitempty"`         // the last RA rejection
-	Activation       *Activation `json:"activation,omitempty"`
+	Invoice          *Invoice               `json:"invoice,omitempty"`
+	PaymentProof     *Proof                 `json:"payment_proof,omitempty"`
+	PaymentRejection string                 `json:"payment_rejection,omitempty"` // CS's reason, shown until the next proof
+	ConfirmedBy      string                 `json:"confirmed_by,omitempty"`      // officer id of the CS who confirmed payment
+	Approvals        []Approval             `json:"approvals,omitempty"`         // RA approvals of the current review
+	Rejection        *Rejection             `json:"rejection,omitempty"`         // the last RA rejection
+	Activation       *Activation            `json:"activation,omitempty"`
+	Issuance         *Issuance              `json:"issuance,omitempty"`    // set once both OTPs and consents are in
+	Certificate      *SubscriberCertificate `json:"certificate,omitempty"` // set at issued
+	Revocation       *RevocationRequest     `json:"revocation,omitempty"`  // set when revocation is asked
+}
+
+// Issuance is the evidence of an activation and the binding of the
+// subscriber's key: set in the transaction that consumed the phone OTP,
+// before the key is generated, so a crash afterwards resumes the same
+// issuance (same key label, same requester) instead of starting another.
+type Issuance struct {
+	KeyLabel  string            `json:"key_label"` // of the subscriber's key on the users token
+	Requester string            `json:"requester"` // names the certificate request at the CA
+	Consents  map[string]string `json:"consents"`  // consent -> accepted version
+	Channels  []string          `json:"channels"`  // the OTP channels that confirmed it
+	Started   time.Time         `json:"started"`
+}
+
+// SubscriberCertificate is the issued certificate of an application.
+type SubscriberCertificate struct {
+	Serial      string    `json:"serial"`
+	Fingerprint string    `json:"fingerprint"` // SHA-256 of the DER, hex
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// RevocationRequest is a subscriber's or officer's request to revoke, kept until
+// the CA revoked and the key is destroyed.
+type RevocationRequest struct {
+	Reason    int       `json:"reason"` // RFC 5280 code
+	Actor     string    `json:"actor"`
+	Requested time.Time `json:"requested"`
 }
 
 // Invoice is the payment instruction CS issues.

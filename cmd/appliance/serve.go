@@ -212,6 +212,9 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		st.close()
 		return nil, err
 	}
+	if n, err := st.enroll.ResumeActivations(ctx); err != nil {
+		log.ErrorContext(ctx, "interrupted activations could not all be finished (they are retried at the next start or submission)", "finished", n, "error", err)
+	}
 	svc := &service{st: st, ocsp: resp, portal: p.Handler(), log: log}
 	if svc.dispatcher, err = newDispatcher(st, l, reg, log); err != nil {
 		st.close()

@@ -18,6 +18,7 @@ hsm:
   module: %[2]s
   token: ca
   pin: file:%[1]s/pins/ca
+  users_pin: file:%[1]s/pins/users
 listen:
   portal: 127.0.0.1:0
   metrics: 127.0.0.1:0

@@ -32,11 +32,13 @@ type serveConfig struct {
 	StateDir string `yaml:"state_dir"` // appliance.db, admin.sock; mode 0700
 	PKIDir   string `yaml:"pki_dir"`   // root, issuing, admin, ocsp, ocsp-admin .pem
 	HSM      struct {
-		Module string `yaml:"module"`
-		Token  string `yaml:"token"`
-		PIN    string `yaml:"pin"`       // file:/path or env:NAME
-		KEK    string `yaml:"kek"`       // label of the AES key wrapping personal data (default kek)
-		Audit  string `yaml:"audit_key"` // label of the key signing audit checkpoints (default audit)
+		Module   string `yaml:"module"`
+		Token    string `yaml:"token"`
+		PIN      string `yaml:"pin"`         // file:/path or env:NAME
+		KEK      string `yaml:"kek"`         // label of the AES key wrapping personal data (default kek)
+		Audit    string `yaml:"audit_key"`   // label of the key signing audit checkpoints (default audit)
+		Users    string `yaml:"users_token"` // token of subscribers' keys (default users)
+		UsersPIN string `yaml:"users_pin"`   // its PIN: file:/path or env:NAME
 	} `yaml:"hsm"`
 	Listen struct {
 		Portal  string `yaml:"portal"`
@@ -113,6 +115,12 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 	}
 	if !strings.HasPrefix(c.HSM.PIN, "file:") && !strings.HasPrefix(c.HSM.PIN, "env:") {
 		bad("hsm.pin: use file:/path or env:NAME (a service has no terminal to prompt on; never the PIN itself)")
+	}
+	if c.HSM.Users == "" {
+		c.HSM.Users = "users"
+	}
+	if !strings.HasPrefix(c.HSM.UsersPIN, "file:") && !strings.HasPrefix(c.HSM.UsersPIN, "env:") {
+		bad("hsm.users_pin: use file:/path or env:NAME (never the PIN itself)")
 	}
 	for name, a := range map[string]string{"listen.portal": c.Listen.Portal, "listen.metrics": c.Listen.Metrics} {
 		if _, _, err := net.SplitHostPort(a); err != nil {
@@ -197,7 +205,8 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 	}
 	l := layout{StateDir: c.StateDir, PKIDir: c.PKIDir, Module: c.HSM.Module, Token: c.HSM.Token, KEK: kekLabel, AuditKey: auditLabel,
 		PINSource: hsm.PINSource(c.HSM.PIN), Settings: settings, SMTP: &smtpCfg, SMS: &smsCfg,
-		ConsoleKey: c.Console.Key, ConsoleCert: c.Console.Cert}
+		ConsoleKey: c.Console.Key, ConsoleCert: c.Console.Cert,
+		UsersToken: c.HSM.Users, UsersPIN: hsm.PINSource(c.HSM.UsersPIN)}
 	return l, listenAddrs{portal: c.Listen.Portal, console: c.Listen.Console, metrics: c.Listen.Metrics}, nil
 }
 

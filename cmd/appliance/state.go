@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 
 	"fmt"
 	"log/slog"
@@ -62,6 +63,9 @@ type layout struct {
 	PINSource hsm.PINSource // its PIN
 	KEK       string        // label of the AES key that wraps personal data at rest
 	AuditKey  string        // label of the key that signs audit checkpoints
+	// The token of subscribers' keys and its PIN.
+	UsersToken string
+	UsersPIN   hsm.PINSource
 	// The console's TLS key (label on Token) and its certificate from the
 	// admin CA; no ConsoleCert means no console listener.
 	ConsoleKey, ConsoleCert string
@@ -92,6 +96,7 @@ func demoLayout(dir string, settings caSettings) (layout, error) {
 	}
 	return layout{StateDir: dir, PKIDir: filepath.Join(dir, "pki"), Module: module, Token: "ca", KEK: "kek", AuditKey: "audit",
 		ConsoleKey: consoleKeyLabel, ConsoleCert: filepath.Join(dir, "pki", "console.pem"),
+		UsersToken: "users", UsersPIN: hsm.PINSource("file:" + filepath.Join(dir, "pins", "users")),
 		PINSource: hsm.PINSource("file:" + filepath.Join(dir, "pins", "ca")), Settings: settings}, nil
 }
 
@@ -101,6 +106,7 @@ type state struct {
 	dir       string
 	mod       *hsm.Module
 	tok       *hsm.Token
+	users     *hsm.Token // subscribers' keys
 	db        *store.DB
 	authority *ca.Authority
 	enroll    *enrollment.Service
@@ -208,6 +214,9 @@ func openLayout(ctx context.Context, l layout, metrics *hsm.Metrics, reg prometh
 	if err := st.openWorkflow(ctx, l, settings, reg); err != nil {
 		return nil, err
 	}
+	if err := st.openActivation(ctx, l); err != nil {
+		return nil, err
+	}
 	st.settings = settings
 	return st, nil
 }
@@ -242,6 +251,24 @@ func (st *state) openWorkflow(ctx context.Context, l layout, settings caSettings
 		Invoice: settings.Invoice, RAApprovals: settings.RAApprovals})
 }
 
+// openActivation opens the users token and enables activation: the
+// subscriber's key there, the certificate from the issuing CA.
+func (st *state) openActivation(ctx context.Context, l layout) error {
+	if l.UsersToken == "" {
+		return errors.New("the layout names no token for subscribers' keys")
+	}
+	pin, err := hsm.ReadPIN(l.UsersPIN, "token "+l.UsersToken, nil)
+	if err != nil {
+		return err
+	}
+	if st.users, err = st.mod.OpenToken(ctx, hsm.URI{Token: l.UsersToken}, pin, hsm.TokenOptions{}); err != nil {
+		return fmt.Errorf("the token of subscribers' keys: %w", err)
+	}
+	return st.enroll.WithActivation(enrollment.ActivationConfig{Keys: subscriberKeys{st.users},
+		Authority: subscriberAuthority{authority: st.authority, db: st.db, chain: chainOf(st.certs["issuing"], st.certs["root"])},
+		Consents:  currentConsents})
+}
+
 // productName is how emails name the appliance's service.
 const productName = "PSrE Appliance"
 
@@ -253,6 +280,9 @@ func (st *state) close() {
 	}
 	if st.db != nil {
 		st.db.Close()
+	}
+	if st.users != nil {
+		st.users.Close()
 	}
 	if st.tok != nil {
 		st.tok.Close()
