@@ -20,10 +20,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	defer d.mu.Unlock()
 	now := d.cfg.Now()
 	var due []uint64
+	waiting := map[string][]uint64{} // channel -> messages in backoff
 	err := d.cfg.DB.View(func(tx *bolt.Tx) error {
 		return eachPending(tx, func(r Record) error {
 			if !r.NextAttempt.After(now) {
 				due = append(due, r.ID)
+			} else {
+				waiting[r.Channel] = append(waiting[r.Channel], r.ID)
 			}
 			return nil
 		})
@@ -32,19 +35,51 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	sent := 0
-	for _, id := range due {
-		if err := ctx.Err(); err != nil {
-			return sent, err
+	working := map[string]bool{} // channels that delivered in this run
+	send := func(ids []uint64) error {
+		for _, id := range ids {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			ok, channel, err := d.deliverChannel(ctx, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				sent++
+				working[channel] = true
+			}
 		}
-		ok, err := d.deliver(ctx, id)
-		if err != nil {
-			return sent, err
-		}
-		if ok {
-			sent++
+		return nil
+	}
+	if err := send(due); err != nil {
+		return sent, err
+	}
+	// A channel that works again delivers its messages in backoff now,
+	// rather than after newer ones by up to an hour.
+	for channel, ids := range waiting {
+		if working[channel] {
+			if err := send(ids); err != nil {
+				return sent, err
+			}
 		}
 	}
 	return sent, nil
+}
+
+// deliverChannel delivers message id and says on which channel.
+func (d *Dispatcher) deliverChannel(ctx context.Context, id uint64) (bool, string, error) {
+	var channel string
+	err := d.cfg.DB.View(func(tx *bolt.Tx) error {
+		r, err := Get(tx, id)
+		channel = r.Channel
+		return err
+	})
+	if err != nil {
+		return false, "", err
+	}
+	ok, err := d.deliver(ctx, id)
+	return ok, channel, err
 }
 
 // eachPending walks the pending index in id order.

@@ -266,3 +266,30 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, channel string) float64
 	t.Fatalf("no %s{channel=%q}", name, channel)
 	return 0
 }
+
+// After an outage, a message in backoff goes out as soon as a newer one
+// proves the server is back, not up to an hour after it.
+func TestBackedOffMessagesFollowAWorkingChannel(t *testing.T) {
+	db := openDB(t, "")
+	clock := newClock()
+	cert, pool := testCA(t)
+	addr := freeAddr(t) // the server is down
+	d := newDispatcher(t, DispatcherConfig{DB: db, Email: newSMTPSender(t, addr, pool, nil), Now: clock.Now})
+	old := enqueue(t, db, Message{Channel: ChannelEmail, To: "budi@example.test", Subject: "first", Text: "1", Kind: "custom"})
+	runOnce(t, d, 0)
+	if r := getRecord(t, db, old[0]); r.Attempts != 1 || !r.NextAttempt.After(clock.Now()) {
+		t.Fatalf("after the failed attempt: %+v", r)
+	}
+	srv := startSMTP(t, addr, &cert, nil)
+	newer := enqueue(t, db, Message{Channel: ChannelEmail, To: "budi@example.test", Subject: "second", Text: "2", Kind: "custom"})
+	runOnce(t, d, 2) // no clock advance: the first is still in backoff
+	got := srv.received()
+	if len(got) != 2 || parseMail(t, got[0].Data).Subject != "second" || parseMail(t, got[1].Data).Subject != "first" {
+		t.Fatalf("received %d messages", len(got))
+	}
+	for _, id := range append(old, newer...) {
+		if r := getRecord(t, db, id); r.Status != StatusSent {
+			t.Fatalf("message %d: %s", id, r.Status)
+		}
+	}
+}

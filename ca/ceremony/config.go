@@ -26,10 +26,11 @@ const (
 	TypeOCSPSigner  Type = "ocsp-signer"
 	TypeKey         Type = "key"
 	TypeCRL         Type = "crl"
+	TypeTSA         Type = "tsa" // RFC 3161 time-stamping unit; see tsa.go
 )
 
 // Types lists the ceremony types in the order a PKI is usually built.
-var Types = []Type{TypeKey, TypeRoot, TypeSubordinate, TypeCSR, TypeImport, TypeOCSPSigner, TypeCRL}
+var Types = []Type{TypeKey, TypeRoot, TypeSubordinate, TypeCSR, TypeImport, TypeOCSPSigner, TypeTSA, TypeCRL}
 
 // Config is one ceremony file. Which sections are required depends on Type;
 // Validate checks that, and that no section is given that the type ignores.

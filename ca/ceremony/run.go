@@ -163,7 +163,7 @@ func (r *runner) run(ctx context.Context, pins map[string]string) error {
 	switch r.pl.cfg.Type {
 	case TypeKey:
 		return r.keyCeremony(ctx)
-	case TypeRoot, TypeSubordinate, TypeOCSPSigner:
+	case TypeRoot, TypeSubordinate, TypeOCSPSigner, TypeTSA:
 		return r.certificateCeremony(ctx)
 	case TypeCSR:
 		return r.csrCeremony(ctx)

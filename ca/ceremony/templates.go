@@ -54,6 +54,10 @@ func (pl *plan) certificateTemplate(serial *big.Int, subjectPub crypto.PublicKey
 	case TypeOCSPSigner:
 		t.KeyUsage = x509.KeyUsageDigitalSignature
 		t.ExtraExtensions = append(t.ExtraExtensions, pkixNull(oidOCSPNoCheck))
+	case TypeTSA:
+		if err := tsaProfile(t); err != nil { // tsa.go
+			return nil, err
+		}
 	}
 	if pl.cfg.Type == TypeRoot {
 		t.AuthorityKeyId = ski

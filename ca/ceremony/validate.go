@@ -86,7 +86,7 @@ func (c *Config) plan(now time.Time) (*plan, error) {
 	switch c.Type {
 	case TypeRoot:
 		need["key"], need["certificate"] = true, true
-	case TypeSubordinate, TypeOCSPSigner:
+	case TypeSubordinate, TypeOCSPSigner, TypeTSA:
 		need["key"], need["issuer"], need["certificate"] = true, true, true
 	case TypeCSR:
 		need["key"], need["csr"] = true, true
@@ -248,7 +248,7 @@ func (pl *plan) validateCertificate(p *problems) {
 		p.addf("certificate.not_before: %v", err)
 	}
 	pl.notBefore = nb
-	limit := map[Type]int{TypeRoot: MaxRootDays, TypeSubordinate: MaxSubordinateDays, TypeOCSPSigner: MaxOCSPSignerDays}[ct]
+	limit := map[Type]int{TypeRoot: MaxRootDays, TypeSubordinate: MaxSubordinateDays, TypeOCSPSigner: MaxOCSPSignerDays, TypeTSA: MaxTSADays}[ct]
 	switch {
 	case c.ValidityDays <= 0:
 		p.addf("certificate.validity_days: missing or not positive")
@@ -306,6 +306,8 @@ func (pl *plan) validateCertificate(p *problems) {
 		if len(c.Policies) > 0 || c.CRLURL != "" || c.OCSPURL != "" || len(c.ExtKeyUsages) > 0 {
 			p.addf("certificate: an OCSP responder certificate has a fixed profile (OCSPSigning, ocsp-nocheck): remove policies, URLs and ext_key_usages")
 		}
+	case TypeTSA:
+		pl.validateTSACertificate(p) // tsa.go
 	}
 	for i, name := range c.ExtKeyUsages {
 		if eku, ok := extKeyUsages[name]; ok {
@@ -324,6 +326,8 @@ func (pl *plan) validateCertificate(p *problems) {
 func (pl *plan) validatePathLength(p *problems) {
 	c, ct := pl.cfg.Certificate, pl.cfg.Type
 	switch ct {
+	case TypeTSA:
+		return // tsa.go refuses path_length
 	case TypeOCSPSigner:
 		if c.PathLength != nil {
 			p.addf("certificate.path_length: an OCSP responder certificate is not a CA: remove path_length")
@@ -441,7 +445,7 @@ func reasonNames() []string {
 
 func (pl *plan) validateOutputs(p *problems) {
 	o := pl.cfg.Outputs
-	want := map[Type]string{TypeRoot: "certificate", TypeSubordinate: "certificate", TypeOCSPSigner: "certificate",
+	want := map[Type]string{TypeRoot: "certificate", TypeSubordinate: "certificate", TypeOCSPSigner: "certificate", TypeTSA: "certificate",
 		TypeImport: "certificate", TypeCSR: "csr", TypeCRL: "crl"}[pl.cfg.Type]
 	given := map[string]string{"certificate": o.Certificate, "csr": o.CSR, "crl": o.CRL, "public_key": o.PublicKey}
 	seen := map[string]bool{}

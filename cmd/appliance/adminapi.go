@@ -55,6 +55,7 @@ func adminHandler(ops caOps, log *slog.Logger) http.Handler {
 		res, err := adminAuditVerify(ops, req.URL.Query())
 		writeResult(w, req, log, http.StatusOK, res, err)
 	}).Methods(http.MethodGet)
+	officerRoutes(r, ops, log)
 	return r
 }
 

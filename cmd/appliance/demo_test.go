@@ -67,7 +67,7 @@ func TestDemoInitLayout(t *testing.T) {
 	wantNames(t, dir, "softhsm2.conf", "tokens", "pins", "pki", "ceremonies", "appliance.db", "transcript.jsonl", "officers")
 	wantNames(t, filepath.Join(dir, "pins"), "root", "root.so", "ca", "ca.so", "users", "users.so")
 	wantNames(t, filepath.Join(dir, "pki"), "root.pem", "issuing.pem", "admin.pem", "ocsp.pem",
-		"ocsp-admin.pem", "root.crl", "audit.pub.pem", "console.pem", "issuing.crl", "admin.crl")
+		"ocsp-admin.pem", "root.crl", "audit.pub.pem", "console.pem", "issuing.crl", "admin.crl", "tsa.pem")
 	var officerFiles []string
 	for _, role := range []string{"cs", "ra", "auditor"} {
 		for _, ext := range []string{".crt", ".key", ".p12", ".p12-password"} {
@@ -255,7 +255,7 @@ func TestDemoCertificatesZlintClean(t *testing.T) {
 		}
 	}
 	sort.Strings(certs)
-	want := []string{"admin.pem", "console.pem", "issuing.pem", "ocsp-admin.pem", "ocsp.pem", "root.pem"}
+	want := []string{"admin.pem", "console.pem", "issuing.pem", "ocsp-admin.pem", "ocsp.pem", "root.pem", "tsa.pem"}
 	if !reflect.DeepEqual(certs, want) {
 		t.Errorf("certificates found in pki/: %q, want one in each of %q", certs, want)
 	}
@@ -293,7 +293,7 @@ func wantProtectedKeys(t *testing.T, token, typ string, objs []p11Object, want .
 func TestDemoTokenKeysProtected(t *testing.T) {
 	dir := sharedDemo(t)
 	wantProtectedKeys(t, "ca", "privkey", listObjects(t, dir, "ca", "privkey"),
-		"issuing-ca", "admin-ca", "ocsp-issuing", "ocsp-admin", "audit", "console-tls")
+		"issuing-ca", "admin-ca", "ocsp-issuing", "ocsp-admin", "audit", "console-tls", "tsa")
 	wantProtectedKeys(t, "ca", "secrkey", listObjects(t, dir, "ca", "secrkey"), "kek")
 	wantProtectedKeys(t, "root", "privkey", listObjects(t, dir, "root", "privkey"), "root-ca")
 	wantProtectedKeys(t, "root", "secrkey", listObjects(t, dir, "root", "secrkey"))

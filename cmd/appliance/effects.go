@@ -39,6 +39,9 @@ func (e *workflowEffects) Notify(tx *bolt.Tx, n enrollment.Notification) error {
 	if err != nil {
 		return err
 	}
+	for _, a := range n.Attachments {
+		m.Attachments = append(m.Attachments, notify.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
+	}
 	_, err = notify.Enqueue(tx, m)
 	return err
 }
@@ -68,6 +71,12 @@ func notificationData(n enrollment.Notification) (any, error) {
 		data = &notify.PaymentRejectedData{}
 	case notify.KindApproved:
 		data = &notify.ApprovedData{}
+	case notify.KindOTPEmail, notify.KindOTPSMS:
+		data = &notify.OTPData{}
+	case notify.KindCertificateIssued:
+		data = &notify.CertificateIssuedData{}
+	case notify.KindCertificateRevoked:
+		data = &notify.CertificateRevokedData{}
 	case notify.KindRejected:
 		d := &notify.RejectedData{}
 		fields, _ := n.Data["Fields"].([]string)

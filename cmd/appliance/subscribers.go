@@ -35,13 +35,7 @@ func (k subscriberKeys) GenerateOrFind(ctx context.Context, label string) (crypt
 }
 
 func (k subscriberKeys) Destroy(ctx context.Context, label string) error {
-	d, ok := any(k.tok).(interface {
-		DestroyKeyPair(context.Context, hsm.URI) error
-	})
-	if !ok {
-		return errors.New("this build cannot destroy keys")
-	}
-	err := d.DestroyKeyPair(ctx, hsm.URI{Token: k.tok.Name(), Object: label})
+	err := k.tok.DestroyKeyPair(ctx, hsm.URI{Token: k.tok.Name(), Object: label})
 	if errors.Is(err, hsm.ErrKeyNotFound) {
 		return nil
 	}

@@ -19,15 +19,22 @@ var applicationStates = []string{
 // accountPage is the account page: the state and the next action always,
 // and what the state asks of the applicant (see account.html).
 type accountPage struct {
-	Name, Username         string
-	State                  string // the machine name, for data-state
-	StateLabel, NextAction string // catalog keys
-	Flash                  string // catalog key: what the last action did
-	Error                  string // catalog key: why the last upload was refused
-	Invoice                *invoiceView
-	PaymentRejection       string // CS's reason for refusing the last proof
-	ProofUploaded          string // when the proof under review arrived
-	Rejection              *rejectionView
+	Name, Username          string
+	State                   string // the machine name, for data-state
+	StateLabel, NextAction  string // catalog keys
+	Flash                   string // catalog key: what the last action did
+	Error                   string // catalog key: why the last upload was refused
+	Invoice                 *invoiceView
+	PaymentRejection        string // CS's reason for refusing the last proof
+	ProofUploaded           string // when the proof under review arrived
+	Rejection               *rejectionView
+	NextLink, NextLinkLabel string // the page that resumes the flow, and its label (a catalog key)
+}
+
+// nextLinkLabels label the link to the page of activationPath.
+var nextLinkLabels = map[string]string{
+	"/aktivasi/email": "account.continue_email", "/aktivasi/telepon": "account.continue_phone",
+	"/account/profile": "account.open_profile",
 }
 
 // rejectionView is the RA's last rejection as the applicant sees it.
@@ -84,7 +91,8 @@ func (p *Portal) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		label, next = "state."+app.State, "next."+app.State
 	}
 	pg := accountPage{Name: a.Name, Username: a.Username, State: app.State, StateLabel: label, NextAction: next,
-		Flash: flash, Error: errKey}
+		Flash: flash, Error: errKey, NextLink: activationPath(app.State)}
+	pg.NextLinkLabel = nextLinkLabels[pg.NextLink]
 	switch app.State {
 	case enrollment.StateAwaitingPayment:
 		pg.Invoice = p.invoiceView(r, app.Invoice)

@@ -9,7 +9,26 @@
 // image or a PDF checked by upload.CleanProof), the RA's reason, the
 // corrections of exactly the fields the RA named (/account/corrections),
 // and the activation link /aktivasi?token=..., which needs the owner's
-// login and is checked but not consumed (the OTP steps come next).
+// login and is checked but not consumed until its "Aktivasi" button is
+// pressed (POST /aktivasi, the token in the body).
+//
+// Activation (seed steps 17 to 20): "Verifikasi Email" (/aktivasi/email)
+// takes the emailed code; "Verifikasi Nomor Handphone" (/aktivasi/telepon)
+// shows the masked phone, both consent texts in full with a checkbox each
+// and the versions in hidden fields, and takes the SMS code ("Proses Kode
+// OTP"); each page has "Kirim ulang kode" (…/kirim-ulang). The consent
+// texts are versioned files, consent/<version>.<lang>.html, for the
+// versions the service has in force (New refuses to start without them).
+// A malformed code or a missing consent is refused here and costs nothing;
+// a second submission finishes the same issuance. The account page links
+// the step an activation is at, so it resumes after a logout.
+//
+// "Account Setting > Profile" (seed step 22, /account/profile) shows the
+// applicant's data and certificate (subject, serial, validity in WIB,
+// status, SHA-256 fingerprint) with "Download Certificate" as PEM, DER
+// (.cer) and a certs-only PKCS#7 with the issuing CA and the root (.p7b),
+// and "Cabut Sertifikat": an SMS code (POST /account/revoke/code), then
+// the password, the code and the reason (POST /account/revoke).
 // Everything goes through enrollment.Service; the store is only read
 // (the account pages). Every account route is the caller's own
 // application: the applicant id comes from the session, never the request.

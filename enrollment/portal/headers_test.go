@@ -243,6 +243,14 @@ func TestCatalogs(t *testing.T) {
 		"invoice.none", "corrections.required", "corrections.file_required", "corrections.not_requested", "corrections.fields",
 		"corrections.photo_hint", "corrections.specimen_hint", "activation.invalid", "activation.expired", "activation.used",
 		"activation.state", "activation.title", "date.format")
+	// The keys of the activation, profile and revocation handlers.
+	keys = append(keys, "otp.wrong", "otp.dead", "otp.expired", "otp.none", "otp.format", "otp.throttled", "otp.seconds",
+		"otp.minutes", "otp.throttled_start", "otp.email_title", "otp.phone_title", "otp.step_email", "otp.step_phone",
+		"otp.step_issue", "activation.consent_required", "activation.consent_changed", "activation.issue_failed",
+		"flash.email_verified", "flash.code_resent_email", "flash.code_resent_sms", "flash.certificate_issued",
+		"flash.revocation_code_sent", "flash.certificate_revoked", "account.continue_email", "account.continue_phone",
+		"account.open_profile", "profile.title", "profile.no_certificate", "revoke.reason_required",
+		"revoke.password_required", "revoke.password_wrong")
 	for _, f := range enrollment.CorrectableFields {
 		keys = append(keys, "correct."+f)
 	}

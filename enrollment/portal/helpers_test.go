@@ -24,6 +24,7 @@ import (
 
 	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/enrollment/portal"
+	"github.com/psre/appliance/hsm"
 	"github.com/psre/appliance/hsm/hsmtest"
 	"github.com/psre/appliance/store"
 )
@@ -38,6 +39,9 @@ type env struct {
 	srv   *httptest.Server
 	logs  *syncBuffer
 	clock *clock
+	kek   *hsm.KEK
+	keys  *tokenKeys // subscribers' keys on the SoftHSM "users" token
+	ca    *testCA    // the issuing CA of activation
 }
 
 type clock struct {
@@ -100,13 +104,17 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, svc: svc, db: db, logs: logs, clock: &clock{t: time.Now()}}
+	e := &env{t: t, svc: svc, db: db, logs: logs, clock: &clock{t: time.Now()}, kek: kek,
+		keys: &tokenKeys{t: t, env: hsmEnv, tok: hsmEnv.Token(t, "users")}, ca: newTestCA(t, db)}
 	// The server's address is known before it starts, so that the links
 	// in the workflow's emails point at it.
 	srv := httptest.NewUnstartedServer(nil)
 	if err := svc.WithWorkflow(enrollment.WorkflowConfig{Effects: recordingEffects{}, PortalURL: "http://" + srv.Listener.Addr().String(),
 		Invoice: enrollment.InvoiceConfig{Amount: 150000, BankName: "Bank Contoh", AccountNumber: "1234567890",
 			AccountName: "PT PSrE Contoh", VirtualAccountPrefix: "8808"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WithActivation(enrollment.ActivationConfig{Keys: e.keys, Authority: e.ca, Consents: consentsInForce}); err != nil {
 		t.Fatal(err)
 	}
 	e.p, err = portal.New(portal.Config{Service: svc, DB: db, CSRFKey: bytes.Repeat([]byte{7}, 32),

@@ -38,6 +38,7 @@ type Portal struct {
 	cats     map[string]catalog
 	pages    map[string]map[string]*template.Template // language -> page
 	privacy  map[string]template.HTML                 // language -> policy text
+	consents map[string]consentTexts                  // language -> the consent texts in force; nil without activation
 	assets   map[string]asset
 	sessions *sessionStore
 	cleaning chan struct{} // bounds concurrent image decoding
@@ -77,6 +78,11 @@ func New(cfg Config) (*Portal, error) {
 			return nil, fmt.Errorf("portal: no text of privacy policy %s in %s: %w", cfg.PrivacyPolicyVersion, l, err)
 		}
 		p.privacy[l] = template.HTML(text) // our own embedded file
+	}
+	if v, ok := cfg.Service.ConsentVersions(); ok {
+		if p.consents, err = loadConsents(v); err != nil {
+			return nil, err
+		}
 	}
 	if p.assets, err = loadAssets(); err != nil {
 		return nil, err
@@ -120,6 +126,19 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET /account/corrections", p.correctionsGet)
 	mux.HandleFunc("POST /account/corrections", p.correctionsPost)
 	mux.HandleFunc("GET /aktivasi", p.aktivasi)
+	mux.HandleFunc("POST /aktivasi", p.aktivasiStart)
+	mux.HandleFunc("GET /aktivasi/email", p.emailGet)
+	mux.HandleFunc("POST /aktivasi/email", p.emailPost)
+	mux.HandleFunc("POST /aktivasi/email/kirim-ulang", p.resend(enrollment.StateActivationEmailOTP))
+	mux.HandleFunc("GET /aktivasi/telepon", p.teleponGet)
+	mux.HandleFunc("POST /aktivasi/telepon", p.teleponPost)
+	mux.HandleFunc("POST /aktivasi/telepon/kirim-ulang", p.resend(enrollment.StateActivationPhoneOTP))
+	mux.HandleFunc("GET /account/profile", p.profile)
+	mux.HandleFunc("GET /account/certificate.pem", p.download("pem"))
+	mux.HandleFunc("GET /account/certificate.cer", p.download("cer"))
+	mux.HandleFunc("GET /account/certificate.p7b", p.download("p7b"))
+	mux.HandleFunc("POST /account/revoke/code", p.revocationCode)
+	mux.HandleFunc("POST /account/revoke", p.revoke)
 	mux.HandleFunc("/", p.notFound)
 
 	csrfCookie := "csrf"
