@@ -171,7 +171,7 @@ func (c *testCA) IssueIndividual(_ context.Context, r enrollment.IndividualReque
 	if err := c.db.RecordIntent(intent); err != nil {
 		return nil, err
 	}
-	if err := c.db.CompleteIntent(intent, der, now); err != nil {
+	if err := c.db.CompleteIssuance(intent.Serial, intent.TBSHash, der, now); err != nil {
 		return nil, err
 	}
 	c.issued[r.Requester] = der
