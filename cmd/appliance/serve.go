@@ -21,6 +21,7 @@ import (
 	"github.com/psre/appliance/adminsock"
 	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/ca/ocsp"
+	"github.com/psre/appliance/ca/tsa"
 	"github.com/psre/appliance/enrollment/portal"
 	"github.com/psre/appliance/hsm"
 	"github.com/psre/appliance/notify"
@@ -124,7 +125,7 @@ func runService(ctx context.Context, out io.Writer, log *slog.Logger, reg *prome
 	select {
 	case <-ready:
 		base := "http://" + portalLn.Addr().String()
-		fmt.Fprintf(out, "portal:   %s/ (registration at /register, login at /login; CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp)\n", base)
+		fmt.Fprintf(out, "portal:   %s/ (registration at /register, login at /login; CRLs at /crl/NAME.crl, CA certificates at /certs/NAME.pem, OCSP at /ocsp, timestamps at /tsa)\n", base)
 		if svc.console != nil {
 			fmt.Fprintf(out, "console:  https://localhost:%d/ (officers only: TLS client certificate from the admin CA)\n", svc.consoleLn.Addr().(*net.TCPAddr).Port)
 		}
@@ -176,6 +177,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 type service struct {
 	st         *state
 	ocsp       *ocsp.Responder
+	tsa        *tsa.Responder // nil without a TSA certificate
 	portal     http.Handler
 	mailbox    http.Handler // the development mailbox (demo only), else nil
 	console    http.Handler // nil when the layout has no console
@@ -198,6 +200,11 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		st.close()
 		return nil, err
 	}
+	stamps, err := st.startTSA(ctx, l.PKIDir, reg)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
 	// Sessions live in memory, so a CSRF key per process is enough: a
 	// restart ends every session anyway.
 	csrfKey := make([]byte, 32)
@@ -216,6 +223,9 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		log.ErrorContext(ctx, "interrupted activations could not all be finished (they are retried at the next start or submission)", "finished", n, "error", err)
 	}
 	svc := &service{st: st, ocsp: resp, portal: p.Handler(), log: log}
+	if stamps != nil {
+		svc.tsa = stamps
+	}
 	if svc.dispatcher, err = newDispatcher(st, l, reg, log); err != nil {
 		st.close()
 		return nil, err
@@ -262,6 +272,8 @@ func (s *service) handler(extra func(*mux.Router)) http.Handler {
 			s.ocsp.ServeHTTP(w, req)
 		case strings.HasPrefix(p, "/crl/") || strings.HasPrefix(p, "/certs/") || p == "/healthz":
 			r.ServeHTTP(w, req)
+		case p == "/tsa" && s.tsa != nil:
+			s.tsa.ServeHTTP(w, req)
 		case s.mailbox != nil && strings.HasPrefix(p, "/dev/"):
 			s.mailbox.ServeHTTP(w, req)
 		default:

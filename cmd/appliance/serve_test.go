@@ -1,9 +1,13 @@
 package main_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +30,7 @@ base_url: http://pki.example.test
 policy_oid: 2.16.360.1.99999.1.1
 cps_uri: http://pki.example.test/cps
 crl_lifetime: 96h
+tsa_policy_oid: 2.16.360.1.99999.2.1
 workflow:
   invoice:
     amount: 250000
@@ -71,6 +76,27 @@ func TestServeFromConfig(t *testing.T) {
 	}
 	if got := crl.NextUpdate.Sub(crl.ThisUpdate); got != 96*time.Hour {
 		t.Errorf("CRL lifetime %v, want the configured 96h", got)
+	}
+	// The TSA answers openssl's request with a token openssl verifies.
+	data := filepath.Join(t.TempDir(), "document.txt")
+	os.WriteFile(data, []byte("dokumen yang ditandatangani"), 0o600)
+	query := filepath.Join(t.TempDir(), "q.tsq")
+	if out, err := exec.Command("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", query).CombinedOutput(); err != nil {
+		t.Fatalf("openssl ts -query: %v\n%s", err, out)
+	}
+	q, _ := os.ReadFile(query)
+	resp, err := http.Post(portal+"/tsa", "application/timestamp-query", bytes.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tsr := filepath.Join(t.TempDir(), "r.tsr")
+	os.WriteFile(tsr, reply, 0o600)
+	out, err := exec.Command("openssl", "ts", "-verify", "-data", data, "-in", tsr, "-CAfile", filepath.Join(dir, "pki", "root.pem"),
+		"-untrusted", filepath.Join(dir, "pki", "issuing.pem")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Errorf("openssl ts -verify of the served timestamp: %v\n%s", err, out)
 	}
 	// Through the admin socket of the running service.
 	r := appliance(t, env, "cert", "show", "--state", dir, "--serial", "abcdef12")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,10 +50,11 @@ type serveConfig struct {
 		Cert string `yaml:"cert"` // the console's TLS certificate from the admin CA (PEM)
 		Key  string `yaml:"key"`  // label of its key on the token (default console-tls)
 	} `yaml:"console"`
-	BaseURL     string `yaml:"base_url"`     // published in certificates: CRL DP, OCSP, caIssuers
-	PolicyOID   string `yaml:"policy_oid"`   // the PSrE policy of individual certificates
-	CPSURI      string `yaml:"cps_uri"`      // its CPS
-	CRLLifetime string `yaml:"crl_lifetime"` // e.g. 168h; default 168h, at most 240h
+	BaseURL     string `yaml:"base_url"`       // published in certificates: CRL DP, OCSP, caIssuers
+	PolicyOID   string `yaml:"policy_oid"`     // the PSrE policy of individual certificates
+	CPSURI      string `yaml:"cps_uri"`        // its CPS
+	CRLLifetime string `yaml:"crl_lifetime"`   // e.g. 168h; default 168h, at most 240h
+	TSAPolicy   string `yaml:"tsa_policy_oid"` // policy of the timestamps (the TSA serves /tsa when pki_dir has tsa.pem)
 	Workflow    struct {
 		RAApprovals int `yaml:"ra_approvals"` // 1, or 2 for four eyes
 		AuditEvery  int `yaml:"audit_every"`  // audit records between signed checkpoints (default 100)
@@ -153,6 +155,14 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 	if c.Console.Key == "" {
 		c.Console.Key = consoleKeyLabel
 	}
+	var tsaPolicy asn1.ObjectIdentifier
+	if c.TSAPolicy != "" {
+		if tsaPolicy, err = ca.ParseOID(c.TSAPolicy); err != nil {
+			bad("tsa_policy_oid: %v", err)
+		}
+	} else if _, err := os.Stat(filepath.Join(c.PKIDir, "tsa.pem")); err == nil {
+		bad("tsa_policy_oid: missing: pki_dir holds tsa.pem, so the TSA serves /tsa and needs its policy")
+	}
 	inv := c.Workflow.Invoice
 	invoice := enrollment.InvoiceConfig{Amount: inv.Amount, BankName: inv.BankName, AccountNumber: inv.AccountNumber,
 		AccountName: inv.AccountName, VirtualAccountPrefix: inv.VirtualAccountPrefix}
@@ -191,7 +201,7 @@ func loadServeConfig(path string) (layout, listenAddrs, error) {
 		return layout{}, listenAddrs{}, fmt.Errorf("configuration %s:\n  - %s", path, strings.Join(problems, "\n  - "))
 	}
 	settings := caSettings{BaseURL: strings.TrimRight(c.BaseURL, "/"), PolicyOID: oid, CPSURI: c.CPSURI, CRLLifetime: lifetime,
-		Invoice: invoice, RAApprovals: max(1, c.Workflow.RAApprovals), AuditEvery: c.Workflow.AuditEvery}
+		Invoice: invoice, RAApprovals: max(1, c.Workflow.RAApprovals), AuditEvery: c.Workflow.AuditEvery, TSAPolicyOID: tsaPolicy}
 	if settings.AuditEvery == 0 {
 		settings.AuditEvery = audit.DefaultEvery
 	}

@@ -37,6 +37,8 @@ type caSettings struct {
 	Invoice     enrollment.InvoiceConfig // what CS's invoices ask for
 	RAApprovals int                      // 1, or 2 for four eyes
 	AuditEvery  int                      // audit records between signed checkpoints
+	// TSAPolicyOID is the policy of the timestamps the TSA issues.
+	TSAPolicyOID asn1.ObjectIdentifier
 }
 
 func demoSettings(portalAddr string) caSettings {
@@ -50,6 +52,8 @@ func demoSettings(portalAddr string) caSettings {
 			AccountName: "PT PSrE Demo", VirtualAccountPrefix: "88081", DueIn: 72 * time.Hour},
 		RAApprovals: 1,
 		AuditEvery:  audit.DefaultEvery,
+		// Placeholder under the same private arc as the certificate policy.
+		TSAPolicyOID: asn1.ObjectIdentifier{2, 16, 360, 1, 99999, 2, 1},
 	}
 }
 
