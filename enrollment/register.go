@@ -68,6 +68,7 @@ type Service struct {
 	hashing  chan struct{} // bounds concurrent argon2id computations
 	wf       *WorkflowConfig
 	act      *activation
+	signer   DocumentSigner
 }
 
 // NewService wires the service. kek is the HSM KEK (hsm.KEK).

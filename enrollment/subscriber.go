@@ -73,16 +73,8 @@ func (s *Service) RevokeOwn(ctx context.Context, applicantID, password, code str
 	if err != nil {
 		return store.Application{}, err
 	}
-	if err := s.acquireHashing(ctx); err != nil {
+	if err := s.checkPassword(ctx, a, password); err != nil {
 		return store.Application{}, err
-	}
-	ok, err := VerifyPassword(a.PasswordHash, password)
-	s.releaseHashing()
-	if err != nil {
-		return store.Application{}, err
-	}
-	if !ok {
-		return store.Application{}, ErrPassword
 	}
 	_, err = s.transition(ctx, applicantID, step{
 		action: "certificate.revoke_requested", from: []string{StateIssued}, actor: Applicant(applicantID),
