@@ -6,10 +6,13 @@ STATE    ?= $(CURDIR)/.demo
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo use: SoftHSM2 (the development
 # HSM), OpenSC's pkcs11-tool and OpenSSL (checking outputs with tools we did
-# not write), systemd-analyze (the unit's exposure check).
-APT_PACKAGES := softhsm2 opensc openssl systemd ca-certificates
-# Only the tests: Debian's Chromium for the portal's browser test.
-TEST_APT_PACKAGES := chromium fonts-liberation
+# not write), systemd-analyze (the unit's exposure check), qpdf (checks an
+# uploaded PDF in a separate process before our parser reads it) and
+# poppler-utils (pdftoppm previews the page being signed; pdfsig in tests).
+APT_PACKAGES := softhsm2 opensc openssl systemd ca-certificates qpdf poppler-utils
+# Only the tests: Debian's Chromium for the browser tests, NSS's certutil
+# for pdfsig's trust store.
+TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools
 
 .PHONY: all deps test-deps apt build test run bench vet fmt clean
 
@@ -52,7 +55,7 @@ run: deps build
 	bin/appliance demo --state $(STATE)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/ ./enrollment/portal/ ./enrollment/upload/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(if $(BENCH_USERS_KEYS),240m,20m) ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/ ./enrollment/portal/ ./enrollment/upload/ ./cmd/appliance/
 
 clean:
 	rm -rf bin
