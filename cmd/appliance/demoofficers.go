@@ -41,6 +41,15 @@ func (d *demo) initOfficers(ctx context.Context) error {
 		return err
 	}
 	ops := directOps{st}
+	created := false
+	defer func() {
+		if created {
+			fmt.Fprintf(d.out, "To use the console (https://localhost:8081/), import an officer's .p12 in the browser with its password:\n"+
+				"  Firefox: Settings > Privacy & Security > Certificates > View Certificates > Your Certificates > Import\n"+
+				"  Chromium: Settings > Privacy and security > Security > Manage certificates > Import\n"+
+				"and trust %s as a certificate authority (or accept the browser's warning once).\n", d.path("pki", "root.pem"))
+		}
+	}()
 	for _, o := range demoOfficers {
 		files := newOfficerFiles(d.path("officers"), o.base)
 		if _, err := os.Stat(files.cert); err == nil {
@@ -61,6 +70,7 @@ func (d *demo) initOfficers(ctx context.Context) error {
 		if _, err := createOfficer(ctx, ops, spec, d.out); err != nil {
 			return fmt.Errorf("demo officer %s: %w", o.name, err)
 		}
+		created = true
 	}
 	return d.initConsoleCert(ctx, st)
 }
