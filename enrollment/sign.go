@@ -152,6 +152,9 @@ func (s *Service) SignDocument(ctx context.Context, applicantID, password, code,
 	signed, tsSerial, err := s.signer.SignPDF(ctx, SignRequest{PDF: pdf, KeyLabel: app.Issuance.KeyLabel, Certificate: rec.DER,
 		Name: a.Name, Specimen: specimen, Page: at.Page, Rect: at.Rect, Time: sig.Created})
 	if err != nil {
+		if ferr := s.db.Update(func(tx *bolt.Tx) error { return store.FailSignature(tx, sig.ID) }); ferr != nil {
+			s.log.ErrorContext(ctx, "marking a failed signature", "signature", sig.ID, "error", ferr)
+		}
 		return nil, store.Signature{}, fmt.Errorf("sign the document: %w", err)
 	}
 	signedHash := sha256.Sum256(signed)

@@ -16,6 +16,7 @@ var bucketSignatures = []byte("signatures")
 const (
 	SignaturePending = "pending"
 	SignatureDone    = "signed"
+	SignatureFailed  = "failed" // the HSM or the TSA failed: nothing was handed out
 )
 
 // Signature is one document signature made with a subscriber's key.
@@ -66,6 +67,23 @@ func CompleteSignature(tx *bolt.Tx, id, signedHash, timestampSerial string, at t
 	}
 	s.State, s.SignedHash, s.TimestampSerial, s.Signed = SignatureDone, signedHash, timestampSerial, at
 	return s, putJSON(b, id, s)
+}
+
+// FailSignature marks a pending signature failed.
+func FailSignature(tx *bolt.Tx, id string) error {
+	var s Signature
+	b := tx.Bucket(bucketSignatures)
+	if b == nil || b.Get([]byte(id)) == nil {
+		return fmt.Errorf("signature %s: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(b.Get([]byte(id)), &s); err != nil {
+		return err
+	}
+	if s.State != SignaturePending {
+		return fmt.Errorf("signature %s is %s: %w", id, s.State, ErrWrongState)
+	}
+	s.State = SignatureFailed
+	return putJSON(b, id, s)
 }
 
 // SignaturesOf lists a subscriber's signatures, newest first.

@@ -336,6 +336,10 @@ func authzPortal(t *testing.T, e *authzEnv) {
 		{"GET", "/aktivasi?token=bogus", nil, [3]string{next("/aktivasi?token=bogus"), "409", "409"}},
 		{"GET", "/aktivasi/email", nil, [3]string{next("/aktivasi/email"), "409", "409"}},
 		{"GET", "/aktivasi/telepon", nil, [3]string{next("/aktivasi/telepon"), "409", "409"}},
+		// Tandatangan: neither application is issued (409); no signed file waits (404).
+		{"GET", "/tandatangan", nil, [3]string{next("/tandatangan"), "409", "409"}},
+		{"GET", "/tandatangan/preview.png", nil, [3]string{next("/tandatangan/preview.png"), "409", "409"}},
+		{"GET", "/tandatangan/signed.pdf", nil, [3]string{next("/tandatangan/signed.pdf"), "404", "404"}},
 		{"GET", "/no-such-page", nil, [3]string{"404", "404", "404"}},
 		{"GET", "/dev/mailbox", nil, [3]string{"404", "404", "404"}}, // the demo's mailbox is off
 		// The repository is public.
@@ -360,6 +364,10 @@ func authzPortal(t *testing.T, e *authzEnv) {
 		{"POST", "/aktivasi/telepon/kirim-ulang", authzForm(nil), [3]string{"303 /login", "409", "409"}},
 		{"POST", "/account/revoke/code", authzForm(nil), [3]string{"303 /login", "303 /account/profile", "303 /account/profile"}},
 		{"POST", "/account/revoke", authzForm(url.Values{"reason": {"1"}, "code": {"123456"}, "password": {"x"}}), [3]string{"303 /login", "303 /account/profile", "303 /account/profile"}},
+		{"POST", "/tandatangan", authzFiles(nil, rvFile{"pdf", "dokumen.pdf", proof}), [3]string{"303 /login", "409", "409"}},
+		{"POST", "/tandatangan/kode", authzForm(nil), [3]string{"303 /login", "409", "409"}},
+		{"POST", "/tandatangan/tandatangani", authzForm(url.Values{"code": {"123456"}, "password": {"x"}}), [3]string{"303 /login", "409", "409"}},
+		{"POST", "/tandatangan/hapus", authzForm(nil), [3]string{"303 /login", "303 /tandatangan", "303 /tandatangan"}},
 		// Without the CSRF token every POST is refused before its handler.
 		{"POST", "/account/verification", authzFormNoToken(nil), [3]string{"403", "403", "403"}},
 		{"POST", "/logout", authzFormNoToken(nil), [3]string{"403", "403", "403"}},

@@ -205,6 +205,10 @@ func openService(ctx context.Context, l layout, metrics *hsm.Metrics, reg promet
 		st.close()
 		return nil, err
 	}
+	if err := st.startSigning(resp, stamps); err != nil {
+		st.close()
+		return nil, err
+	}
 	// Sessions live in memory, so a CSRF key per process is enough: a
 	// restart ends every session anyway.
 	csrfKey := make([]byte, 32)

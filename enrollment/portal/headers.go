@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/psre/appliance/signing"
 	"net/http"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 var uploadPaths = map[string]int64{
 	"/register/foto": uploadLimit, "/register/selfie": uploadLimit, "/register/specimen": uploadLimit,
 	"/account/payment-proof": uploadLimit, "/account/corrections": correctionLimit,
+	"/tandatangan": signing.MaxBytes + 64<<10,
 }
 
 // securityHeaders sets the headers of every response. Every page is

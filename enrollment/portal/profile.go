@@ -26,6 +26,7 @@ type profilePage struct {
 	CanRevoke                    bool
 	RevokeError                  string // in the caller's language
 	Reason                       int    // the reason chosen, when the form comes back
+	Signatures                   []signatureView
 }
 
 // certView is the subscriber's certificate as the profile shows it.
@@ -88,6 +89,7 @@ func (p *Portal) renderProfile(w http.ResponseWriter, r *http.Request, status in
 		}
 		pg.CanRevoke = app.State == enrollment.StateIssued && !pg.Cert.Revoked
 	}
+	pg.Signatures = p.signatureList(r, a.ID)
 	p.render(w, r, status, "profile", "profile.title", pg)
 }
 

@@ -15,7 +15,7 @@ import (
 var templateFS embed.FS
 
 var pageNames = []string{"landing", "privacy", "identitas", "akun", "foto", "selesai", "login", "account", "error",
-	"invoice", "corrections", "aktivasi", "aktivasi_email", "aktivasi_telepon", "profile"}
+	"invoice", "corrections", "aktivasi", "aktivasi_email", "aktivasi_telepon", "profile", "tandatangan"}
 
 // parseTemplates builds every page once per language, with "t" bound to
 // that language's catalog.

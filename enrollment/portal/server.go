@@ -42,6 +42,7 @@ type Portal struct {
 	assets   map[string]asset
 	sessions *sessionStore
 	cleaning chan struct{} // bounds concurrent image decoding
+	docs     *docStore     // documents being signed (tandatangan_store.go)
 	handler  http.Handler
 }
 
@@ -68,6 +69,7 @@ func New(cfg Config) (*Portal, error) {
 	}
 	p := &Portal{cfg: cfg, log: cfg.Logger, privacy: map[string]template.HTML{},
 		sessions: newSessionStore(cfg.Now), cleaning: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	p.docs = newDocStore(cfg.Now, p.sessions)
 	var err error
 	if p.cats, err = loadCatalogs(); err != nil {
 		return nil, err
@@ -139,6 +141,13 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET /account/certificate.p7b", p.download("p7b"))
 	mux.HandleFunc("POST /account/revoke/code", p.revocationCode)
 	mux.HandleFunc("POST /account/revoke", p.revoke)
+	mux.HandleFunc("GET /tandatangan", p.tandatangan)
+	mux.HandleFunc("POST /tandatangan", p.upload)
+	mux.HandleFunc("GET /tandatangan/preview.png", p.tandatanganPreview)
+	mux.HandleFunc("POST /tandatangan/kode", p.sendCode)
+	mux.HandleFunc("POST /tandatangan/tandatangani", p.sign)
+	mux.HandleFunc("GET /tandatangan/signed.pdf", p.signedPDF)
+	mux.HandleFunc("POST /tandatangan/hapus", p.discard)
 	mux.HandleFunc("/", p.notFound)
 
 	csrfCookie := "csrf"
