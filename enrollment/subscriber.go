@@ -112,8 +112,10 @@ func (s *Service) finishRevocation(ctx context.Context, appID string) (store.App
 		return store.Application{}, &StateError{Action: "certificate.revoke", State: app.State}
 	}
 	rv := *app.Revocation
-	if err := s.act.Authority.Revoke(ctx, app.Certificate.Serial, rv.Reason, rv.Actor); err != nil {
-		return store.Application{}, fmt.Errorf("revoke at the CA: %w", err)
+	if rec, err := s.db.Certificate(app.Certificate.Serial); err != nil || rec.Status != store.StatusRevoked {
+		if err := s.act.Authority.Revoke(ctx, app.Certificate.Serial, rv.Reason, rv.Actor); err != nil {
+			return store.Application{}, fmt.Errorf("revoke at the CA: %w", err)
+		}
 	}
 	if err := s.act.Keys.Destroy(ctx, app.Issuance.KeyLabel); err != nil {
 		return store.Application{}, fmt.Errorf("destroy the subscriber key: %w", err)
@@ -136,4 +138,43 @@ func (s *Service) finishRevocation(ctx context.Context, appID string) (store.App
 			return nil
 		},
 	})
+}
+
+// CertificateRevoked finishes the application whose certificate an
+// officer revoked at the CA (the CLI or the admin API): the subscriber's
+// key is destroyed, the application ends revoked and the subscriber is
+// told. A serial of no application (an officer's certificate) is no error.
+func (s *Service) CertificateRevoked(ctx context.Context, serial string, reason int, actor string) error {
+	if s.act == nil {
+		return nil
+	}
+	var appID string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		apps, err := store.ApplicationsInState(tx, StateIssued)
+		for _, a := range apps {
+			if a.Certificate != nil && a.Certificate.Serial == serial {
+				appID = a.ID
+			}
+		}
+		return err
+	})
+	if err != nil || appID == "" {
+		return err
+	}
+	_, err = s.transition(ctx, appID, step{
+		action: "certificate.revoke_requested", from: []string{StateIssued}, actor: Actor{Kind: "system", ID: "ca"}, role: roleSystem,
+		change: func(_ *bolt.Tx, c *change) error {
+			c.to = c.app.State
+			if c.app.Revocation == nil {
+				c.app.Revocation = &store.RevocationRequest{Reason: reason, Actor: actor, Requested: s.now().UTC()}
+			}
+			c.details["reason"] = fmt.Sprint(reason)
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.finishRevocation(ctx, appID)
+	return err
 }

@@ -83,7 +83,15 @@ func (d directOps) revoke(ctx context.Context, serial string, r revokeRequest, a
 	if err != nil {
 		return store.CertRecord{}, err
 	}
-	return d.st.authority.Revoke(ctx, serial, reason, r.Invalidity, actor)
+	rec, err := d.st.authority.Revoke(ctx, serial, reason, r.Invalidity, actor)
+	if err != nil {
+		return rec, err
+	}
+	// A subscriber's certificate: destroy the key, end the application.
+	if err := d.st.enroll.CertificateRevoked(ctx, rec.Serial, reason, actor); err != nil {
+		return rec, fmt.Errorf("certificate %s is revoked, but finishing its application failed (it is retried at the next start): %w", rec.Serial, err)
+	}
+	return rec, nil
 }
 
 func (d directOps) show(_ context.Context, serial string) (store.CertRecord, error) {

@@ -133,6 +133,14 @@ func TestSigningE2E(t *testing.T) {
 	c.must("revoked: sign", c.postForm("/tandatangan/tandatangani", sgForm(hashA, "2", "bottom-right", "password", budi.password, "code", "123456")),
 		http.StatusConflict, "")
 	sms.none(t, "after the revocation")
+	// The officer's revocation also ended the application: the profile
+	// says revoked and the subscriber's key is gone from the users token.
+	if prof := c.must("profile after the CLI revocation", c.get("/account/profile"), http.StatusOK, ""); !strings.Contains(prof.body, "Dicabut") {
+		t.Error("the profile does not show the certificate revoked")
+	}
+	if n := len(sfUsersKeys(t, dir, "privkey")); n != 0 {
+		t.Errorf("%d subscriber keys left on the users token after the CLI revocation", n)
+	}
 
 	// A subscriber whose certificate is not issued.
 	siti := rvSiti()
