@@ -55,7 +55,7 @@ run: deps build
 	bin/appliance demo --state $(STATE)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(if $(BENCH_USERS_KEYS),240m,20m) ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/ ./enrollment/portal/ ./enrollment/upload/ ./cmd/appliance/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(if $(BENCH_USERS_KEYS),240m,20m) ./hsm/ ./ca/ ./ca/ocsp/ ./store/ ./ca/lint/ ./enrollment/portal/ ./enrollment/upload/ ./cmd/appliance/ ./signing/
 
 clean:
 	rm -rf bin
