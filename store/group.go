@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,6 +24,9 @@ type groupCommitter struct {
 	db   *bolt.DB
 	reqs chan groupReq
 	done chan struct{}
+
+	// statistics, for GroupCommitStats
+	commits, writes, busyNanos, applyNanos atomic.Int64
 
 	mu     sync.RWMutex // held for reading while sending on reqs
 	closed bool
@@ -70,12 +75,17 @@ func (g *groupCommitter) loop() {
 			}
 		}
 		results := make([]error, len(group))
+		start := time.Now()
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range group {
 				results[i] = r.fn(tx)
 			}
+			g.applyNanos.Add(int64(time.Since(start)))
 			return nil
 		})
+		g.busyNanos.Add(int64(time.Since(start)))
+		g.commits.Add(1)
+		g.writes.Add(int64(len(group)))
 		for i, r := range group {
 			if err != nil {
 				r.result <- err
@@ -84,6 +94,20 @@ func (g *groupCommitter) loop() {
 			r.result <- results[i]
 		}
 	}
+}
+
+// GroupCommitStats describes the shared commits since the database opened.
+type GroupCommitStats struct {
+	Commits int64         // transactions committed
+	Writes  int64         // writes they carried (RecordIntent, CompleteIssuance)
+	Busy    time.Duration // time spent running and committing them
+	Apply   time.Duration // of Busy, running the writes (the rest is bbolt's commit: pages, fdatasync, meta, fdatasync)
+}
+
+// GroupCommitStats returns the committer's statistics.
+func (db *DB) GroupCommitStats() GroupCommitStats {
+	g := db.group
+	return GroupCommitStats{Commits: g.commits.Load(), Writes: g.writes.Load(), Busy: time.Duration(g.busyNanos.Load()), Apply: time.Duration(g.applyNanos.Load())}
 }
 
 // close stops the committer after the queued writes are done.

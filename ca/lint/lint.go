@@ -7,7 +7,6 @@
 package lint
 
 import (
-	"crypto/elliptic"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+	"github.com/zmap/zlint/v3/util"
 )
 
 // Skipped are the lints this product does not apply, with the reason.
@@ -57,7 +57,7 @@ func (e *Error) Error() string {
 // Replaced are zlint lints this package runs in its own, equivalent but
 // cheaper form, with the reason.
 var Replaced = map[string]string{
-	smallKeyLint: "same check (0 < d <= 2^16 or its negation), with a 2^14-entry baby-step table built once per curve: four point additions per certificate instead of ~16 (it was 70% of linting)",
+	smallKeyLint: "same check (0 < d <= 2^16 or its negation), with a table of X(d*G) for every d <= 2^16 built once per curve and process: one look-up per certificate instead of zlint's ~16 point additions (it was 70% of linting, and still ~20% with a smaller table)",
 }
 
 // SkippedSourcesForTLS are the lint sources not applied to the tls profile,
@@ -108,7 +108,7 @@ func New() (*Linter, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := &smallKeyTables{tables: map[elliptic.Curve]*smallKeyTable{}}
+	keys := sharedSmallKeyTables
 	return &Linter{registry: reg, caCRLs: caCRLs, privateTLS: privateTLS,
 		certs: newCertSet(reg, keys), privateTLSCerts: newCertSet(privateTLS, keys)}, nil
 }
@@ -186,25 +186,97 @@ func check(what string, rs *zlint.ResultSet) error {
 }
 
 // certSet is a registry's certificate lints with its configuration.
+//
+// zlint's CertificateLint.Execute first applies a framework filter: a lint
+// of the CA/B Forum TLS, S/MIME or code-signing Baseline Requirements
+// returns NA, before anything else runs, on a certificate that is not
+// serverAuth, email protection or code signing (unless the lint overrides
+// the filter). check evaluates those three conditions once per
+// certificate, with the same zlint functions, and calls only the lints
+// the filter lets through: the results are the same, without ~200 calls
+// that each allocate an NA result (for the individual and officer
+// profiles, half the lints; a fifth of the time spent linting).
 type certSet struct {
-	lints     []*lint.CertificateLint
-	cfg       lint.Configuration
-	smallKeys *smallKeyTables
+	lints []*lint.CertificateLint // all of them
+	// by the framework filter that applies to them
+	always, serverAuth, emailProtection, codeSigning []*lint.CertificateLint
+	cfg                                              lint.Configuration
+	smallKeys                                        *smallKeyTables
 }
 
 func newCertSet(reg lint.Registry, keys *smallKeyTables) certSet {
-	return certSet{lints: reg.CertificateLints().Lints(), cfg: reg.GetConfiguration(), smallKeys: keys}
+	s := certSet{lints: reg.CertificateLints().Lints(), cfg: reg.GetConfiguration(), smallKeys: keys}
+	for _, l := range s.lints {
+		switch {
+		case l.OverrideFrameworkFilter:
+			s.always = append(s.always, l)
+		case l.Source == lint.CABFBaselineRequirements:
+			s.serverAuth = append(s.serverAuth, l)
+		case l.Source == lint.CABFSMIMEBaselineRequirements:
+			s.emailProtection = append(s.emailProtection, l)
+		case l.Source == lint.CABFCSBaselineRequirements:
+			s.codeSigning = append(s.codeSigning, l)
+		default:
+			s.always = append(s.always, l)
+		}
+	}
+	return s
+}
+
+// execute is zlint's CertificateLint.Execute after its framework filter
+// (which check applies once per certificate): configure the lint,
+// CheckApplies, CheckEffective, Execute, a panic as a fatal result. It
+// returns the status and details instead of a new *LintResult, so the
+// lints that do not apply (most of them) allocate nothing.
+func execute(l *lint.CertificateLint, c *zx509.Certificate, cfg lint.Configuration) (status lint.LintStatus, details string) {
+	defer func() {
+		if err := recover(); err != nil {
+			status, details = lint.Fatal, fmt.Sprintf("'%s' panicked. Error: %v", l.Name, err)
+		}
+	}()
+	li := l.Lint()
+	if err := cfg.MaybeConfigure(li, l.Name); err != nil {
+		return lint.Fatal, err.Error()
+	}
+	if !li.CheckApplies(c) {
+		return lint.NA, ""
+	}
+	if !l.CheckEffective(c) {
+		return lint.NE, ""
+	}
+	r := li.Execute(c)
+	if r == nil {
+		return lint.Fatal, "the lint returned no result"
+	}
+	return r.Status, r.Details
+}
+
+// applicable returns the lints zlint's framework filter lets through for
+// c, evaluating its three conditions once, with zlint's own functions.
+func (s certSet) applicable(c *zx509.Certificate) [][]*lint.CertificateLint {
+	out := [][]*lint.CertificateLint{s.always}
+	if util.IsServerAuthCert(c) {
+		out = append(out, s.serverAuth)
+	}
+	if util.IsEmailProtectionCert(c) {
+		out = append(out, s.emailProtection)
+	}
+	if util.IsCodeSigning(c.PolicyIdentifiers) {
+		out = append(out, s.codeSigning)
+	}
+	return out
 }
 
 // check runs every lint as zlint.LintCertificateEx does and reports the
 // errors, warnings and fatal results.
 func (s certSet) check(c *zx509.Certificate) error {
 	var found []Finding
-	for _, l := range s.lints {
-		r := l.Execute(c, s.cfg)
-		switch r.Status {
-		case lint.Warn, lint.Error, lint.Fatal:
-			found = append(found, Finding{Lint: l.Name, Status: r.Status, Details: r.Details})
+	for _, lints := range s.applicable(c) {
+		for _, l := range lints {
+			switch st, details := execute(l, c, s.cfg); st {
+			case lint.Warn, lint.Error, lint.Fatal:
+				found = append(found, Finding{Lint: l.Name, Status: st, Details: details})
+			}
 		}
 	}
 	if f := s.smallKeys.check(c); f != nil {

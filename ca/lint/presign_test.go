@@ -44,7 +44,7 @@ func TestPreSignAssemble(t *testing.T) {
 				NotBefore: now, NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 				SubjectKeyId: []byte{9}, CRLDistributionPoints: []string{"http://127.0.0.1:8080/crl/admin.crl"}, OCSPServer: []string{"http://127.0.0.1:8080/ocsp"},
 				IssuingCertificateURL: []string{"http://127.0.0.1:8080/certs/admin.der"}}
-			linted, err := l.PreSign(tmpl, caCert, subject.Public(), throwaway, false)
+			linted, err := l.PreSign(tmpl, caCert, subject.Public(), false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -36,6 +36,9 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 			"1": big.NewInt(1), "2": big.NewInt(2), "16384": big.NewInt(16384), "16385": big.NewInt(16385),
 			"32769": big.NewInt(32769), "49153": big.NewInt(49153), "49154": big.NewInt(49154), "65535": big.NewInt(65535),
 			"65536": big.NewInt(65536), "65537": big.NewInt(65537), "1000000": big.NewInt(1000000),
+			"255": big.NewInt(255), "256": big.NewInt(256), "257": big.NewInt(257), "512": big.NewInt(512), "513": big.NewInt(513),
+			"65280": big.NewInt(65280), "65281": big.NewInt(65281), "131072": big.NewInt(131072),
+			"n-256": new(big.Int).Sub(n, big.NewInt(256)), "n-257": new(big.Int).Sub(n, big.NewInt(257)),
 			"n-1": new(big.Int).Sub(n, big.NewInt(1)), "n-65536": new(big.Int).Sub(n, big.NewInt(65536)),
 			"n-65537": new(big.Int).Sub(n, big.NewInt(65537)), "random": random.D,
 		}
@@ -55,6 +58,42 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 			got := keys.check(zc) != nil
 			if got != want {
 				t.Errorf("%s d=%s: ours reports %v, zlint %v", c.Params().Name, name, got, want)
+			}
+		}
+	}
+}
+
+// TestSmallKeyTableExact checks the batched table against d*G computed one
+// addition at a time: every d of 1..2^16 on P-256, and the first rows and a
+// sample on P-384.
+func TestSmallKeyTableExact(t *testing.T) {
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384()} {
+		start := time.Now()
+		tab := buildSmallKeyTable(c, 1<<smallKeyBits)
+		t.Logf("%s: table built in %v", c.Params().Name, time.Since(start))
+		if len(tab.entries) != 1<<smallKeyBits {
+			t.Fatalf("%s: %d entries", c.Params().Name, len(tab.entries))
+		}
+		byD := make(map[uint32]uint64, len(tab.entries))
+		for _, e := range tab.entries {
+			byD[e.d] = e.x
+		}
+		p := c.Params()
+		limit := 1 << smallKeyBits
+		if c == elliptic.P384() && testing.Short() {
+			limit = 1024
+		}
+		x, y := p.Gx, p.Gy
+		for d := 1; d <= limit; d++ {
+			if got, want := byD[uint32(d)], top64(x, make([]byte, (p.BitSize+7)/8)); got != want {
+				t.Fatalf("%s: d=%d: table %x, want %x", p.Name, d, got, want)
+			}
+			x, y = c.Add(x, y, p.Gx, p.Gy)
+		}
+		for _, d := range []int64{65535, 65536, 40000, 12345} {
+			x, _ := c.ScalarBaseMult(big.NewInt(d).Bytes())
+			if got, want := byD[uint32(d)], top64(x, make([]byte, (p.BitSize+7)/8)); got != want {
+				t.Fatalf("%s: d=%d: table %x, want %x", p.Name, d, got, want)
 			}
 		}
 	}
