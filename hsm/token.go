@@ -38,6 +38,11 @@ type Token struct {
 	loginErr error
 
 	genMu sync.Mutex // serialises key generation (label uniqueness)
+
+	// resetHooks run, with mu held, before the connection is replaced or
+	// closed (SubscriberKeys closes its sessions there; see
+	// subscriber_keys.go).
+	resetHooks map[any]func()
 }
 
 // TokenOptions are the optional parts of OpenToken.
@@ -172,6 +177,7 @@ func (t *Token) reconnect(gen uint64) error {
 	if t.loginErr != nil {
 		return fmt.Errorf("token %s is not logged in and will not retry the rejected PIN (reopen the token with a good PIN): %w", t.name, t.loginErr)
 	}
+	t.runResetHooks()
 	if old := t.c11; old != nil {
 		t.c11 = nil
 		t.closeContext(old)
@@ -232,6 +238,7 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
+	t.runResetHooks()
 	if t.c11 != nil {
 		t.closeContext(t.c11)
 		t.c11 = nil
