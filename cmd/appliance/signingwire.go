@@ -38,7 +38,7 @@ const signReason = "Tanda tangan elektronik"
 
 // documentSigner implements enrollment.DocumentSigner.
 type documentSigner struct {
-	users  *hsm.Token
+	keys   *hsm.SubscriberKeys
 	issuer *x509.Certificate   // the issuing CA, for the OCSP request
 	chain  []*x509.Certificate // issuing CA, root
 	ocsp   *ocsp.Responder     // nil: no OCSP response embedded
@@ -53,7 +53,7 @@ func (st *state) startSigning(resp *ocsp.Responder, stamps *tsa.Responder) error
 		st.log.Warn("document signing is disabled: " + errNoTSA.Error())
 		return nil
 	}
-	return st.enroll.WithSigning(&documentSigner{users: st.users, issuer: st.certs["issuing"],
+	return st.enroll.WithSigning(&documentSigner{keys: st.subKeys, issuer: st.certs["issuing"],
 		chain: []*x509.Certificate{st.certs["issuing"], st.certs["root"]}, ocsp: resp, tsa: stamps, log: st.log})
 }
 
@@ -70,7 +70,7 @@ func (d *documentSigner) SignPDF(ctx context.Context, r enrollment.SignRequest) 
 	if err != nil {
 		return nil, "", fmt.Errorf("the subscriber's certificate: %w", err)
 	}
-	key, err := d.users.Signer(ctx, hsm.URI{Token: d.users.Name(), Object: r.KeyLabel})
+	key, err := d.keys.Signer(ctx, r.KeyLabel)
 	if err != nil {
 		return nil, "", fmt.Errorf("the subscriber's key %s: %w", r.KeyLabel, err)
 	}

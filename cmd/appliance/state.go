@@ -110,7 +110,8 @@ type state struct {
 	dir       string
 	mod       *hsm.Module
 	tok       *hsm.Token
-	users     *hsm.Token // subscribers' keys
+	users     *hsm.Token          // subscribers' keys
+	subKeys   *hsm.SubscriberKeys // their index: no token search per key
 	db        *store.DB
 	authority *ca.Authority
 	enroll    *enrollment.Service
@@ -268,7 +269,12 @@ func (st *state) openActivation(ctx context.Context, l layout) error {
 	if st.users, err = st.mod.OpenToken(ctx, hsm.URI{Token: l.UsersToken}, pin, hsm.TokenOptions{}); err != nil {
 		return fmt.Errorf("the token of subscribers' keys: %w", err)
 	}
-	return st.enroll.WithActivation(enrollment.ActivationConfig{Keys: subscriberKeys{st.users},
+	// The index keeps key generation and look-up flat as keys accumulate
+	// (SoftHSM searches by scanning every object of the token).
+	if st.subKeys, err = st.users.SubscriberKeys(ctx, hsm.SubscriberKeysOptions{}); err != nil {
+		return fmt.Errorf("index of subscribers' keys: %w", err)
+	}
+	return st.enroll.WithActivation(enrollment.ActivationConfig{Keys: st.subKeys,
 		Authority: subscriberAuthority{authority: st.authority, db: st.db, chain: chainOf(st.certs["issuing"], st.certs["root"])},
 		Consents:  currentConsents})
 }
@@ -284,6 +290,9 @@ func (st *state) close() {
 	}
 	if st.db != nil {
 		st.db.Close()
+	}
+	if st.subKeys != nil {
+		st.subKeys.Close()
 	}
 	if st.users != nil {
 		st.users.Close()

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
-	"errors"
 	"time"
 
 	"github.com/psre/appliance/ca"
 	"github.com/psre/appliance/enrollment"
-	"github.com/psre/appliance/hsm"
 	"github.com/psre/appliance/store"
 )
 
@@ -18,28 +15,6 @@ import (
 var currentConsents = enrollment.Consents{
 	Issuance:  "persetujuan-penerbitan-2026-11",
 	Ownership: "perjanjian-kepemilikan-2026-11",
-}
-
-// subscriberKeys keeps subscribers' keys on the users token.
-type subscriberKeys struct{ tok *hsm.Token }
-
-func (k subscriberKeys) GenerateOrFind(ctx context.Context, label string) (crypto.PublicKey, error) {
-	s, err := k.tok.Signer(ctx, hsm.URI{Token: k.tok.Name(), Object: label})
-	if errors.Is(err, hsm.ErrKeyNotFound) {
-		s, _, err = k.tok.GenerateKeyPair(ctx, label, hsm.ECDSAP256)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.Public(), nil
-}
-
-func (k subscriberKeys) Destroy(ctx context.Context, label string) error {
-	err := k.tok.DestroyKeyPair(ctx, hsm.URI{Token: k.tok.Name(), Object: label})
-	if errors.Is(err, hsm.ErrKeyNotFound) {
-		return nil
-	}
-	return err
 }
 
 // subscriberAuthority is the issuing CA as the activation sees it.
